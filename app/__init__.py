@@ -1,0 +1,1 @@
+"""Service layer of the child-protection system: settings, rules, services, notifications, CLI."""

@@ -1,0 +1,265 @@
+"""The `protect` command: run the local system, open cases, start procedures, work tasks."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from app.settings import configure_prefect_env, get_settings
+
+configure_prefect_env()  # before anything imports Prefect
+
+from app import clock, services  # noqa: E402
+from app.errors import ProtectError  # noqa: E402
+from app.store import db  # noqa: E402
+
+cli = typer.Typer(help="Child protection procedures as workflows.", no_args_is_help=True,
+                  add_completion=False, pretty_exceptions_enable=False)
+case_cli = typer.Typer(help="Open and look after cases.", no_args_is_help=True)
+agency_cli = typer.Typer(help="Agencies and their webhooks.", no_args_is_help=True)
+cli.add_typer(case_cli, name="case")
+cli.add_typer(agency_cli, name="agency")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _out(data: Any, as_json: bool, text: str) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str) if as_json else text)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ProtectError(f"no file {path}") from None
+    except json.JSONDecodeError as exc:
+        raise ProtectError(f"{path} is not valid JSON: line {exc.lineno}, column {exc.colno}")\
+            from None
+
+
+def _ready() -> None:
+    from models.db import migrate
+
+    from app.agencies import seed_agencies
+
+    migrate(get_settings().database_url)
+    with db() as session:
+        seed_agencies(session=session)
+
+
+def _task_row(t: Any, case_no: str, now: Any) -> dict[str, Any]:
+    return {"id": t.id, "case": case_no, "step": t.step, "title": t.title, "owner": t.owner,
+            "owner_role": t.owner_role, "rung": t.rung, "status": t.status,
+            "due_at": t.due_at.isoformat(), "overdue": t.status == "open" and t.due_at <= now}
+
+
+# --- the local system ----------------------------------------------------------------------
+
+
+@cli.command()
+def up(sweep_interval: int = typer.Option(60, help="Seconds between scheduled sweeps.")) -> None:
+    """Run the local system: Prefect server on SQLite, every deployment served, data seeded."""
+    from app.local import run_local
+
+    _ready()
+    run_local(sweep_interval_s=sweep_interval)
+
+
+@cli.command()
+def serve(sweep_interval: int = typer.Option(60, help="Seconds between scheduled sweeps; 0: none.")
+          ) -> None:
+    """Serve every deployment against an already running Prefect server."""
+    from deployments.serve import serve_all
+
+    _ready()
+    serve_all(sweep_interval_s=sweep_interval or None)
+
+
+@cli.command()
+def migrate() -> None:
+    """Create or upgrade the case store's tables and seed the agencies."""
+    _ready()
+    typer.echo(f"case store ready: {get_settings().database_url.split('@')[-1]}")
+
+
+# --- cases ---------------------------------------------------------------------------------
+
+
+@case_cli.command("open")
+def case_open(file: Annotated[Path, typer.Option("--file", "-f", help="Intake form (JSON).")],
+              as_json: JsonOpt = False) -> None:
+    """Open a case for a child from an intake form."""
+    _ready()
+    with db() as session:
+        case = services.open_case(session=session, data=_read_json(file), actor="coordinator",
+                                  now=clock.now())
+        data = {"case": case.case_no, "id": case.id, "district": case.district}
+    _out(data, as_json, f"opened case {data['case']}")
+
+
+@case_cli.command("family-found")
+def case_family_found(case: str, as_json: JsonOpt = False) -> None:
+    """Record that the child's family is found: waiting clocks (J2) stop."""
+    from app.dispatch import dispatch
+
+    with db() as session:
+        cancelled = services.family_found(session=session, case_ref=case, actor="coordinator",
+                                          now=clock.now())
+    dispatch(kinds=("resume",))
+    _out({"case": case, "timers_cancelled": cancelled}, as_json,
+         f"family found for {case}; {len(cancelled)} timer(s) cancelled")
+
+
+@cli.command()
+def start(code: str, case: Annotated[str, typer.Option("--case", help="Case number or id.")],
+          param: Annotated[list[str] | None, typer.Option(
+              "--param", help="KEY=VALUE for the procedure (codes and dates only).")] = None,
+          as_json: JsonOpt = False) -> None:
+    """Start a procedure (R2, R3, M1, J2…) for a case."""
+    from app.dispatch import dispatch
+
+    params = dict(p.split("=", 1) for p in (param or []) if "=" in p)
+    with db() as session:
+        c = services.get_case(session=session, case_ref=case)
+        run = services.start_procedure(session=session, case_id=c.id, code=code,
+                                       actor="coordinator", now=clock.now(), params=params)
+        run_id = run.id
+    report = dispatch(kinds=("start",), run_ids=[run_id])
+    with db() as session:
+        from models import ProcedureRun
+
+        run = session.get(ProcedureRun, run_id)
+        data = {"procedure_run": run_id, "code": run.code, "case": c.case_no,
+                "flow_run_id": run.flow_run_id, "queued": report.delivered == 0}
+    msg = (f"started {data['code']} for {c.case_no} (procedure run {run_id}, flow run "
+           f"{data['flow_run_id']})" if data["flow_run_id"] else
+           f"queued {data['code']} for {c.case_no}: Prefect is not reachable; the sweep will "
+           "start it")
+    _out(data, as_json, msg)
+
+
+# --- tasks ---------------------------------------------------------------------------------
+
+
+@cli.command()
+def tasks(case: Annotated[str | None, typer.Option("--case")] = None,
+          agency: Annotated[str | None, typer.Option("--agency")] = None,
+          overdue: Annotated[bool, typer.Option("--overdue")] = False,
+          as_json: JsonOpt = False) -> None:
+    """Open human tasks, overdue first."""
+    now = clock.now()
+    with db() as session:
+        rows = [_task_row(t, no, now) for t, no in services.list_tasks(
+            session=session, now=now, case_ref=case, agency=agency, overdue=overdue)]
+    lines = [f"{r['id']:>6}  {r['case']:<14} {r['step']:<20} {r['owner']:<28} "
+             f"due {r['due_at'][:16]}{'  OVERDUE' if r['overdue'] else ''}" for r in rows]
+    _out(rows, as_json, "\n".join(lines) or "no open tasks")
+
+
+@cli.command()
+def complete(task: int,
+             agency: Annotated[str, typer.Option("--as", help="The agency completing it.")],
+             file: Annotated[Path, typer.Option("--file", "-f", help="The form (JSON).")],
+             as_json: JsonOpt = False) -> None:
+    """Complete a human task with its form; the procedure resumes."""
+    from app.dispatch import dispatch
+
+    form = _read_json(file)
+    with db() as session:
+        t = services.complete_task(session=session, task_id=task, agency=agency, form=form,
+                                   actor=f"agency:{agency}", now=clock.now())
+        run_id = t.procedure_run_id
+    report = dispatch(kinds=("resume",), run_ids=[run_id])
+    data = {"task": task, "status": "done", "resumed": report.delivered > 0}
+    _out(data, as_json, f"task {task} completed" + (
+        "; the procedure resumes" if data["resumed"] else
+        "; the procedure will resume when Prefect has it (next sweep)"))
+
+
+@cli.command()
+def sweep(now: Annotated[str | None, typer.Option(
+        "--now", help="Sweep as of this ISO instant (default: the clock).")] = None,
+          as_json: JsonOpt = False) -> None:
+    """Fire due timers, escalate overdue tasks one rung, deliver pending messages."""
+    from app.sweep import sweep as run_sweep
+
+    report = run_sweep(now=clock.parse_instant(now) if now else None)
+    text = [f"as of {report.as_of}: {report.timers_fired} timer(s) fired, "
+            f"{report.tasks_escalated} task(s) escalated, {report.delivered} message(s) delivered"
+            + (f", {report.delivery_failures} failed" if report.delivery_failures else "")]
+    text += [f"  task {e['task_id']} ({e['case_no']} {e['step']}) → {e['to']}, due "
+             f"{e['due_at'][:16]}" for e in report.escalations]
+    _out(report.to_dict(), as_json, "\n".join(text))
+
+
+@cli.command()
+def history(case: Annotated[str, typer.Option("--case")], as_json: JsonOpt = False) -> None:
+    """A case's flow runs (from Prefect) and its audit events."""
+    from app.history import case_history
+
+    data = case_history(case)
+    lines = [f"case {data['case']}", "flow runs:"]
+    lines += [f"  {r['name']:<28} {r['state']:<12} {r['flow']}" for r in data["flow_runs"]]
+    if data.get("prefect_error"):
+        lines.append(f"  (Prefect not reachable: {data['prefect_error']})")
+    lines.append("events:")
+    lines += [f"  {e['at'][:19]}  {e['actor']:<22} {e['action']:<20} "
+              f"{json.dumps(e['detail'], ensure_ascii=False)}" for e in data["events"]]
+    _out(data, as_json, "\n".join(lines))
+
+
+@cli.command()
+def dispatch() -> None:
+    """Deliver pending outbox messages now."""
+    from app.dispatch import dispatch as run_dispatch
+
+    r = run_dispatch()
+    typer.echo(f"{r.delivered} delivered, {r.failed} failed")
+
+
+# --- agencies ------------------------------------------------------------------------------
+
+
+@agency_cli.command("list")
+def agency_list(as_json: JsonOpt = False) -> None:
+    """Every agency with its code and webhook."""
+    from sqlmodel import select
+
+    from models import Agency
+
+    _ready()
+    with db() as session:
+        rows = [a.model_dump() for a in session.exec(select(Agency).order_by(Agency.code))]
+    _out(rows, as_json, "\n".join(f"{r['code']:<30} {r['name_zh']}  {r['webhook_url'] or ''}"
+                                  for r in rows))
+
+
+@agency_cli.command("set-webhook")
+def agency_set_webhook(code: str, url: str) -> None:
+    """Send this agency's notifications to URL (signed; see docs)."""
+    from models import Agency
+
+    with db() as session:
+        agency = session.get(Agency, code)
+        if agency is None:
+            raise services.NotFound(f"no agency {code}")
+        agency.webhook_url = url or None
+        session.add(agency)
+    typer.echo(f"{code} → {url}")
+
+
+def main() -> None:
+    try:
+        cli()
+    except ProtectError as exc:
+        if "--json" in sys.argv:
+            typer.echo(json.dumps(exc.to_dict(), ensure_ascii=False, indent=2), err=False)
+        else:
+            typer.echo(f"error: {exc}", err=True)
+            for f in getattr(exc, "errors", []):
+                typer.echo(f"  {f.field}: {f.message}", err=True)
+        sys.exit(2)

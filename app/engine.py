@@ -1,0 +1,184 @@
+"""Case-store operations that the flows' tasks perform. Ids and codes in, ids and codes out."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Any
+
+from sqlmodel import Session, select
+
+from app import audit, clock
+from app.outbox import enqueue
+from app.rules.ladder import AgencyNode, ladder_for
+from app.rules.workdays import TZ, due_after
+from app.services import pause_key, start_procedure
+from app.store import db
+from flows.catalog import step_spec
+from models import Agency, Case, Child, HumanTask, ProcedureRun, Timer
+
+
+def agency_nodes(*, session: Session) -> dict[str, AgencyNode]:
+    return {a.code: AgencyNode(a.level, a.parent_code, a.bureau)
+            for a in session.exec(select(Agency)).all()}
+
+
+def split_rung(rung: str) -> tuple[str, str]:
+    """"psb/supervisor" → ("psb", "supervisor"); "psb" → ("psb", "worker")."""
+    agency, _, role = rung.partition("/")
+    return agency, role or "worker"
+
+
+def begin_run(procedure_run_id: int, flow_run_id: str) -> dict[str, Any]:
+    """Mark the run as running in this flow run; return what the flow may know of it."""
+    with db() as session:
+        run = session.get(ProcedureRun, procedure_run_id)
+        if run is None:
+            raise LookupError(f"no procedure run {procedure_run_id}")
+        case = session.get(Case, run.case_id)
+        assert case is not None
+        if run.status == "starting":
+            run.status = "running"
+        run.flow_run_id = flow_run_id
+        session.add(run)
+        return {"case_id": run.case_id, "case_no": case.case_no, "code": run.code,
+                "district": case.district, "params": dict(run.params)}
+
+
+def open_task(procedure_run_id: int, step: str, step_key: str, owner: str | None = None) -> int:
+    """Open the human step's task, or return the one already open for this run and key."""
+    spec = step_spec(step)
+    now = clock.now()
+    with db() as session:
+        existing = session.exec(select(HumanTask).where(
+            HumanTask.procedure_run_id == procedure_run_id,
+            HumanTask.step_key == step_key)).first()
+        if existing is not None:
+            return int(existing.id)  # type: ignore[arg-type]
+        run = session.get(ProcedureRun, procedure_run_id)
+        assert run is not None
+        first = owner or spec.owner
+        if first is None:
+            raise ValueError(f"step {step} needs an owner")
+        ladder = ladder_for(first, agency_nodes(session=session), bureau=spec.bureau)
+        task = HumanTask(
+            procedure_run_id=procedure_run_id, case_id=run.case_id, step_key=step_key,
+            step=step, title=spec.title, owner=first, first_owner=first, ladder=ladder, rung=0,
+            deadline=spec.deadline, rung_deadline=spec.rung_deadline or spec.deadline,
+            created_at=now, due_at=due_after(now, spec.deadline),
+        )
+        task.escalate_at = task.due_at if len(ladder) > 1 else None
+        session.add(task)
+        session.flush()
+        audit.record(session=session, at=now, actor="system", action="task.opened",
+                     case_id=run.case_id, procedure_run_id=procedure_run_id, task_id=task.id,
+                     step=step, owner=first, due_at=task.due_at.isoformat())
+        enqueue(session=session, kind="notify", dedupe_key=f"notify:task:{task.id}:opened",
+                payload={"agency": first, "event": "task.opened", "task_id": task.id,
+                         "step": step, "due_at": task.due_at.isoformat()}, now=now)
+        return int(task.id)  # type: ignore[arg-type]
+
+
+def open_timer(procedure_run_id: int, key: str, due_at: datetime) -> int:
+    """Create the durable timer, or return the existing one for this run and key."""
+    now = clock.now()
+    with db() as session:
+        existing = session.exec(select(Timer).where(
+            Timer.procedure_run_id == procedure_run_id, Timer.key == key)).first()
+        if existing is not None:
+            return int(existing.id)  # type: ignore[arg-type]
+        run = session.get(ProcedureRun, procedure_run_id)
+        assert run is not None
+        timer = Timer(procedure_run_id=procedure_run_id, case_id=run.case_id, key=key,
+                      due_at=due_at)
+        session.add(timer)
+        session.flush()
+        audit.record(session=session, at=now, actor="system", action="timer.set",
+                     case_id=run.case_id, procedure_run_id=procedure_run_id, timer=key,
+                     due_at=due_at.isoformat())
+        return int(timer.id)  # type: ignore[arg-type]
+
+
+def local_morning(day: date) -> datetime:
+    """09:00 Beijing time on `day`: when a dated step (a visit, a clock) becomes due."""
+    return datetime.combine(day, time(9, 0), tzinfo=TZ)
+
+
+def finish_run(procedure_run_id: int, outcome: str, status: str = "completed") -> None:
+    now = clock.now()
+    with db() as session:
+        run = session.get(ProcedureRun, procedure_run_id)
+        assert run is not None
+        if run.status in ("completed", "failed"):
+            return
+        run.status, run.outcome, run.ended_at = status, outcome, now
+        session.add(run)
+        audit.record(session=session, at=now, actor="system", action="procedure.finished",
+                     case_id=run.case_id, procedure_run_id=procedure_run_id, outcome=outcome)
+
+
+def start_child(parent_run_id: int, code: str, key: str,
+                params: dict[str, Any] | None = None) -> int:
+    """Start another procedure for the same case, once per (parent run, key)."""
+    from app.dispatch import dispatch
+
+    with db() as session:
+        parent = session.get(ProcedureRun, parent_run_id)
+        assert parent is not None
+        run = start_procedure(session=session, case_id=parent.case_id, code=code,
+                              actor=f"procedure:{parent.code}", now=clock.now(), params=params,
+                              parent_run_id=parent_run_id,
+                              start_key=f"run:{parent_run_id}:{key}")
+        run_id = int(run.id)  # type: ignore[arg-type]
+    dispatch(kinds=("start",), run_ids=[run_id])
+    return run_id
+
+
+def notify(procedure_run_id: int, agency: str, event: str, key: str, **data: Any) -> None:
+    """Queue a notification to an agency: codes and ids only."""
+    now = clock.now()
+    with db() as session:
+        run = session.get(ProcedureRun, procedure_run_id)
+        assert run is not None
+        enqueue(session=session, kind="notify", dedupe_key=f"notify:run:{procedure_run_id}:{key}",
+                payload={"agency": agency, "event": event, "procedure_run_id": procedure_run_id,
+                         **data}, now=now)
+        audit.record(session=session, at=now, actor="system", action="notification.queued",
+                     case_id=run.case_id, procedure_run_id=procedure_run_id, agency=agency,
+                     event=event)
+
+
+def set_placement(procedure_run_id: int, placed_on: date) -> None:
+    """Record the placement date: J2's two-year clock starts there."""
+    with db() as session:
+        run = session.get(ProcedureRun, procedure_run_id)
+        assert run is not None
+        case = session.get(Case, run.case_id)
+        assert case is not None
+        case.placed_at = placed_on
+        session.add(case)
+        audit.record(session=session, at=clock.now(), actor="system", action="case.placed",
+                     case_id=case.id, procedure_run_id=procedure_run_id,
+                     placed_on=placed_on.isoformat())
+
+
+def placement_date(procedure_run_id: int) -> date | None:
+    with db() as session:
+        run = session.get(ProcedureRun, procedure_run_id)
+        assert run is not None
+        case = session.get(Case, run.case_id)
+        assert case is not None
+        return case.placed_at
+
+
+def is_school_age(procedure_run_id: int, on: date, ages: tuple[int, int]) -> bool:
+    """Whether the child is of compulsory school age on `on` (no age leaves this function)."""
+    from app.rules.idcard import age_on
+
+    with db() as session:
+        run = session.get(ProcedureRun, procedure_run_id)
+        assert run is not None
+        case = session.get(Case, run.case_id)
+        assert case is not None
+        child = session.get(Child, case.child_id)
+        assert child is not None
+        return ages[0] <= age_on(child.birth_date, on) <= ages[1]

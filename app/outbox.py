@@ -1,0 +1,26 @@
+"""Writing to the outbox: messages that must reach Prefect or an agency, delivered later."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, select
+
+from models import OutboxMessage
+
+
+def enqueue(
+    *, session: Session, kind: str, dedupe_key: str, payload: dict[str, Any], now: datetime
+) -> OutboxMessage:
+    """Add a message unless one with the same key exists (idempotent under replay)."""
+    existing = session.exec(
+        select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key)
+    ).first()
+    if existing is not None:
+        return existing
+    msg = OutboxMessage(kind=kind, dedupe_key=dedupe_key, payload=payload, created_at=now,
+                        next_attempt_at=now)
+    session.add(msg)
+    session.flush()
+    return msg

@@ -1,0 +1,1 @@
+"""Pure rules: no Prefect, no database session, no Great Expectations."""

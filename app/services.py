@@ -1,0 +1,243 @@
+"""The service layer: what coordinators and agencies do, each in one transaction."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from app import audit
+from app.errors import Conflict, Forbidden, NotFound
+from app.outbox import enqueue
+from app.rules.workdays import TZ
+from app.validation import check
+from flows.catalog import procedure, step_spec
+from flows.forms import District
+from models import Case, Child, Guardian, HumanTask, ProcedureRun, Timer
+
+Category = Literal[
+    "street", "orphan_scattered", "orphan_institution", "disabled", "seriously_ill",
+    "parents_disabled_or_ill", "parents_imprisoned", "parents_in_rehab",
+    "one_parent_dead_other_unable", "poor_family", "left_behind",
+]
+
+
+class ChildIn(BaseModel):
+    """The child as the coordinator records them at intake."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=64)
+    sex: Literal["M", "F"]
+    birth_date: date
+    id_number: str | None = None
+    has_hukou: bool = False
+    hukou_district: District | Literal["other"] | None = None
+    district: District
+    address: str | None = Field(default=None, max_length=200)
+    categories: list[Category] = Field(default_factory=list)
+
+
+class GuardianIn(BaseModel):
+    """A guardian as recorded at intake."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=64)
+    relation: str = Field(min_length=1, max_length=32)
+    phone: str | None = Field(default=None, max_length=32)
+    address: str | None = Field(default=None, max_length=200)
+    id_number: str | None = None
+
+
+class CaseOpen(BaseModel):
+    """The intake form that opens a case."""
+
+    model_config = ConfigDict(extra="forbid")
+    child: ChildIn
+    guardians: list[GuardianIn] = Field(default_factory=list)
+    intake_date: date
+    source: Literal["hotline", "community", "patrol", "coordinator", "hospital"] = "coordinator"
+
+
+INTAKE_FIELDS = ("name", "sex", "birth_date", "id_number", "district", "hukou_district")
+
+
+def pause_key(kind: str, key: str) -> str:
+    """The suspension key for a task or timer (Prefect allows lowercase, digits and dashes)."""
+    return f"{kind}-{key}".lower().replace("_", "-").replace(".", "-")
+
+
+def _intake_record(data: Any) -> dict[str, Any]:
+    child = data.get("child") if isinstance(data, dict) else None
+    child = child if isinstance(child, dict) else {}
+    record = {k: child.get(k) for k in INTAKE_FIELDS}
+    record["intake_date"] = data.get("intake_date") if isinstance(data, dict) else None
+    return record
+
+
+def open_case(*, session: Session, data: Any, actor: str, now: datetime) -> Case:
+    """Check the intake form and open a case for the child; refuse with field errors otherwise."""
+    form = check(CaseOpen, data, suite="child_intake", suite_record=_intake_record(data))
+    assert isinstance(form, CaseOpen)
+    # Field names from the suite are the child's, except the intake date.
+    if form.child.id_number:
+        existing = session.exec(select(Child).where(Child.id_number == form.child.id_number)).first()
+        if existing is not None:
+            raise Conflict(f"a child with this ID number is already recorded (child {existing.id});"
+                           " a person must decide whether it is the same child")
+    child = Child(**form.child.model_dump())
+    session.add(child)
+    session.flush()
+    for g in form.guardians:
+        session.add(Guardian(child_id=child.id, **g.model_dump()))
+    case = Case(case_no=f"tmp-{uuid.uuid4().hex}", child_id=child.id, district=form.child.district,
+                source=form.source, opened_at=now)
+    session.add(case)
+    session.flush()
+    case.case_no = f"C{now.astimezone(TZ).year}-{case.id:06d}"
+    audit.record(session=session, at=now, actor=actor, action="case.opened", case_id=case.id,
+                 source=form.source)
+    return case
+
+
+def get_case(*, session: Session, case_ref: str | int) -> Case:
+    """A case by number ("C2026-000001") or id."""
+    ref = str(case_ref)
+    stmt = select(Case).where(Case.id == int(ref)) if ref.isdigit() else select(Case).where(
+        Case.case_no == ref)
+    case = session.exec(stmt).first()
+    if case is None:
+        raise NotFound(f"no case {ref}")
+    return case
+
+
+def start_procedure(
+    *,
+    session: Session,
+    case_id: int,
+    code: str,
+    actor: str,
+    now: datetime,
+    params: dict[str, Any] | None = None,
+    parent_run_id: int | None = None,
+    start_key: str | None = None,
+) -> ProcedureRun:
+    """Record a new procedure run and queue its start in Prefect (delivered by the dispatcher).
+
+    With a `start_key`, starting twice returns the first run: flows use this under replay.
+    """
+    spec = procedure(code)
+    case = session.get(Case, case_id)
+    if case is None:
+        raise NotFound(f"no case {case_id}")
+    if case.status != "open":
+        raise Conflict(f"case {case.case_no} is {case.status}")
+    key = start_key or f"manual:{uuid.uuid4().hex}"
+    existing = session.exec(select(ProcedureRun).where(
+        ProcedureRun.case_id == case_id, ProcedureRun.start_key == key)).first()
+    if existing is not None:
+        return existing
+    run = ProcedureRun(case_id=case_id, code=spec.code, start_key=key, parent_run_id=parent_run_id,
+                       params=params or {}, started_at=now)
+    session.add(run)
+    session.flush()
+    enqueue(session=session, kind="start", dedupe_key=f"start:run:{run.id}",
+            payload={"procedure_run_id": run.id}, now=now)
+    audit.record(session=session, at=now, actor=actor, action="procedure.started", case_id=case_id,
+                 procedure_run_id=run.id, code=spec.code, parent_run_id=parent_run_id)
+    return run
+
+
+def allowed_agencies(task: HumanTask) -> set[str]:
+    """The agencies that may complete a task: every rung it has reached so far."""
+    return {rung.split("/", 1)[0] for rung in task.ladder[: task.rung + 1]} | {task.first_owner}
+
+
+def complete_task(
+    *, session: Session, task_id: int, agency: str, form: Any, actor: str, now: datetime
+) -> HumanTask:
+    """Validate the form, close the task, keep the record, and queue the flow's resume.
+
+    All in the caller's transaction: if it commits, the agency's work is kept even when
+    Prefect is unreachable; the dispatcher resumes the run later.
+    """
+    task = session.get(HumanTask, task_id)
+    if task is None:
+        raise NotFound(f"no task {task_id}")
+    if task.status != "open":
+        raise Conflict(f"task {task_id} is already {task.status}"
+                       + (f" (by {task.completed_by})" if task.completed_by else ""))
+    if agency not in allowed_agencies(task):
+        raise Forbidden(f"task {task_id} belongs to {task.owner}, not to {agency}")
+    spec = step_spec(task.step)
+    parsed = check(spec.form, form, suite=spec.suite)
+    decision = spec.decision.model_validate(
+        parsed.model_dump(include=set(spec.decision.model_fields))).model_dump(mode="json")
+    done = session.exec(  # type: ignore[call-overload]
+        update(HumanTask)
+        .where(col(HumanTask.id) == task_id, col(HumanTask.status) == "open")
+        .values(status="done", completed_at=now, completed_by=agency, decision=decision,
+                record=parsed.model_dump(mode="json"))
+    )
+    if done.rowcount != 1:
+        raise Conflict(f"task {task_id} was completed by someone else just now")
+    audit.record(session=session, at=now, actor=actor, action="task.completed",
+                 case_id=task.case_id, procedure_run_id=task.procedure_run_id, task_id=task_id,
+                 step=task.step, agency=agency, decision=decision)
+    enqueue(session=session, kind="resume", dedupe_key=f"resume:task:{task_id}",
+            payload={"procedure_run_id": task.procedure_run_id,
+                     "pause_key": pause_key("task", task.step_key),
+                     "run_input": decision}, now=now)
+    session.refresh(task)
+    return task
+
+
+def list_tasks(
+    *,
+    session: Session,
+    now: datetime,
+    case_ref: str | None = None,
+    agency: str | None = None,
+    overdue: bool = False,
+    status: str = "open",
+) -> list[tuple[HumanTask, str]]:
+    """Tasks with their case numbers, overdue first then by due time."""
+    stmt = select(HumanTask, Case.case_no).join(Case, col(Case.id) == HumanTask.case_id)
+    stmt = stmt.where(HumanTask.status == status)
+    if case_ref:
+        stmt = stmt.where(Case.id == get_case(session=session, case_ref=case_ref).id)
+    if agency:
+        stmt = stmt.where(HumanTask.owner == agency)
+    if overdue:
+        stmt = stmt.where(col(HumanTask.due_at) <= now)
+    stmt = stmt.order_by(col(HumanTask.due_at), col(HumanTask.id))
+    return [(t, no) for t, no in session.exec(stmt).all()]
+
+
+def family_found(*, session: Session, case_ref: str, actor: str, now: datetime) -> list[int]:
+    """The family is found: stop the case's waiting clocks (J2's two years); returns timer ids."""
+    case = get_case(session=session, case_ref=case_ref)
+    case.family_found_at = now
+    session.add(case)
+    timers = session.exec(select(Timer).where(Timer.case_id == case.id,
+                                              Timer.status == "pending")).all()
+    cancelled = []
+    for timer in timers:
+        res = session.exec(  # type: ignore[call-overload]
+            update(Timer).where(col(Timer.id) == timer.id, col(Timer.status) == "pending")
+            .values(status="cancelled", fired_at=now))
+        if res.rowcount != 1:
+            continue
+        cancelled.append(timer.id)
+        enqueue(session=session, kind="resume", dedupe_key=f"resume:timer:{timer.id}",
+                payload={"procedure_run_id": timer.procedure_run_id,
+                         "pause_key": pause_key("timer", timer.key),
+                         "run_input": {"timer_id": timer.id, "outcome": "cancelled"}}, now=now)
+        audit.record(session=session, at=now, actor=actor, action="timer.cancelled",
+                     case_id=case.id, procedure_run_id=timer.procedure_run_id, timer=timer.key)
+    audit.record(session=session, at=now, actor=actor, action="case.family_found",
+                 case_id=case.id)
+    return cancelled

@@ -1,0 +1,76 @@
+"""One settings class for the whole system, read from PROTECT_* environment variables."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRET = "change-me-local-only"
+
+
+class Settings(BaseSettings):
+    """Where the system keeps its data and how it reaches Prefect and other agencies."""
+
+    model_config = SettingsConfigDict(env_prefix="PROTECT_", extra="ignore")
+
+    env: str = Field("local", description="'local', 'test' or 'production'.")
+    home: Path = Field(Path("var"), description="Folder for the SQLite files and Prefect's home.")
+    database_url: str = Field("", description="SQLAlchemy URL; default: SQLite under home.")
+    prefect_host: str = "127.0.0.1"
+    prefect_port: int = 4200
+    webhook_secret: str = PLACEHOLDER_SECRET
+    webhook_timeout_s: float = 5.0
+    timezone: str = "Asia/Shanghai"
+    outbox_max_attempts: int = 50
+
+    @model_validator(mode="after")
+    def _resolve(self) -> Settings:
+        self.home = self.home.expanduser().resolve()
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.home / 'protect.db'}"
+        if self.env == "production" and self.webhook_secret == PLACEHOLDER_SECRET:
+            raise ValueError("PROTECT_WEBHOOK_SECRET must be set to a real secret in production")
+        return self
+
+    @property
+    def prefect_api_url(self) -> str:
+        return os.environ.get(
+            "PREFECT_API_URL", f"http://{self.prefect_host}:{self.prefect_port}/api"
+        )
+
+    @property
+    def prefect_ui_url(self) -> str:
+        return self.prefect_api_url.removesuffix("/api")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+def configure_prefect_env(settings: Settings | None = None) -> None:
+    """Point Prefect at our home folder and server. Call before Prefect is imported.
+
+    Only sets what the operator has not set, so every value can be overridden.
+    """
+    s = settings or get_settings()
+    prefect_home = s.home / "prefect"
+    defaults = {
+        "PREFECT_HOME": str(prefect_home),
+        "PREFECT_API_URL": f"http://{s.prefect_host}:{s.prefect_port}/api",
+        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
+        "PREFECT_LOCAL_STORAGE_PATH": str(prefect_home / "storage"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_LOGGING_LOG_PRINTS": "false",
+        # The runner's poll is the resume latency: 10 s by default, 2 s here.
+        "PREFECT_RUNNER_POLL_FREQUENCY": "2",
+        # Absolute so that runner subprocesses agree with the CLI whatever their cwd.
+        "PROTECT_HOME": str(s.home),
+        "PROTECT_DATABASE_URL": s.database_url,
+    }
+    for key, value in defaults.items():
+        os.environ.setdefault(key, value)

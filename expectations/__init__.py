@@ -1,0 +1,1 @@
+"""Great Expectations suites for submitted form records, and the runner that applies them."""

@@ -1,0 +1,23 @@
+"""Field types shared by the forms of every procedure."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+District = Literal["xingqing", "jinfeng", "xixia", "helan", "yongning", "lingwu"]
+AgencyCode = Annotated[str, Field(pattern=r"^[a-z]+(:[a-z0-9-]+)?$", max_length=64)]
+Notes = Annotated[str | None, Field(default=None, max_length=2000)]
+
+
+class Decision(BaseModel):
+    """A step's decision: sent to Prefect, so enums, codes, dates and amounts only."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Form(BaseModel):
+    """A step's form: the decision plus what the agency records; stays in the case store."""
+
+    model_config = ConfigDict(extra="forbid")

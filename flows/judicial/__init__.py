@@ -1,0 +1,1 @@
+"""Judicial protection (司法保护): J2 household registration after two years."""

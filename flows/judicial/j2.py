@@ -1,0 +1,38 @@
+"""J2 household registration after two years without family (四(三)2)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from prefect import flow
+
+from app.rules.workdays import due_after
+from flows.judicial.spec import J2, WAIT
+from flows.steps import Procedure, morning, on_failure
+
+
+@flow(name=J2.flow_name, persist_result=True, on_failure=[on_failure], on_crashed=[on_failure])
+async def j2_hukou_registration(procedure_run_id: int) -> str:
+    """Register the household of a child still without family two years after placement.
+
+    The clock starts at placement and stops when the family is found; when it runs out, the
+    police register the child's hukou (20 working days) so they can go to school and live
+    normally.
+
+    Args:
+        procedure_run_id: the procedure run in the case store.
+    """
+    p = Procedure.begin(J2, procedure_run_id)
+    given = p.params.get("placed_on")  # a placement recorded when J2 is started by hand
+    if given:
+        p.record_placement(date.fromisoformat(given))
+    placed_on = p.placement_date()
+    if placed_on is None:
+        return p.finish("not_placed")
+
+    clock = await p.wait_until("two-years", due_after(morning(placed_on), WAIT))
+    if clock == "cancelled":
+        return p.finish("family_found")
+
+    await p.human("j2.registration")
+    return p.finish("registered")

@@ -1,0 +1,90 @@
+"""M1 as data: emergency treatment first, settlement afterwards (四(五)1)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import Field
+
+from flows.catalog import ProcedureSpec, StepSpec
+from flows.forms import AgencyCode, Decision, Notes
+
+
+class AdmissionDecision(Decision):
+    outcome: Literal["admitted", "refused"]
+
+
+class AdmissionForm(AdmissionDecision):
+    notes: Notes
+
+
+class InterventionDecision(Decision):
+    admitted_at: AgencyCode  # the hospital that admitted the child after health stepped in
+
+
+class InterventionForm(InterventionDecision):
+    notes: Notes
+
+
+class StatusDecision(Decision):
+    confirmed: bool
+
+
+class StatusForm(StatusDecision):
+    notes: Notes
+
+
+class DischargeDecision(Decision):
+    discharged_on: date
+
+
+class DischargeForm(DischargeDecision):
+    notes: Notes
+
+
+class ClaimDecision(Decision):
+    amount_total: Decimal = Field(gt=0, max_digits=12, decimal_places=2)
+
+
+class ClaimForm(ClaimDecision):
+    hospital_code: AgencyCode
+    invoice_no: str
+    admission_date: date
+    discharge_date: date
+    amount_insurance: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=2)
+
+
+class PaymentDecision(Decision):
+    paid_on: date
+    amount_paid: Decimal = Field(gt=0, max_digits=12, decimal_places=2)
+
+
+class PaymentForm(PaymentDecision):
+    notes: Notes
+
+
+M1 = ProcedureSpec(
+    code="M1",
+    area="medical",
+    title="Emergency treatment, settlement afterwards (先救治后结算)",
+    flow_name="m1-emergency-treatment",
+    entrypoint="flows/medical/m1.py:m1_emergency_treatment",
+    steps=(
+        StepSpec("m1.admission", "Admit and treat at once, no deposit", "1h",
+                 AdmissionDecision, AdmissionForm),
+        StepSpec("m1.intervention", "Refusal reported: make a hospital admit the child", "1h",
+                 InterventionDecision, InterventionForm, owner="health"),
+        StepSpec("m1.status", "Confirm street-child status", "3wd",
+                 StatusDecision, StatusForm, owner="mca"),
+        StepSpec("m1.discharge", "Report the discharge", "60d", DischargeDecision, DischargeForm,
+                 rung_deadline="2wd"),
+        StepSpec("m1.claim", "Submit the settlement claim", "15wd", ClaimDecision, ClaimForm,
+                 suite="settlement_claim"),
+        StepSpec("m1.payment", "Pay the settlement", "20wd", PaymentDecision, PaymentForm,
+                 owner="center"),
+    ),
+)
+
+DEFAULT_HOSPITAL = "hospital:first-people"

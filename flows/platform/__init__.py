@@ -1,0 +1,1 @@
+"""The platform's own flows: the sweep (and, later, hotline intake, screening, indicators)."""

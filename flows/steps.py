@@ -1,0 +1,124 @@
+"""The building blocks of every procedure: human step, durable timer, check, notify, start.
+
+A flow body calls these in the order of the plan. Each side effect is a Prefect task whose
+result is persisted, so when a resumed run replays from the top the task returns its stored
+result instead of running again (DESIGN.md, invariant 5). Everything that crosses into Prefect
+(parameters, results, run input, logs) is an id, a code, an enum, a date or an amount.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal, TypeVar
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import INPUTS, RUN_ID, TASK_SOURCE
+from prefect.context import FlowRunContext
+from prefect.flow_runs import asuspend_flow_run
+from pydantic import BaseModel
+
+from app import engine
+from app.engine import pause_key
+from flows.catalog import ProcedureSpec
+
+D = TypeVar("D", bound=BaseModel)
+# Same inputs in the same flow run → the stored result; a new run computes afresh.
+REPLAY_SAFE = INPUTS + TASK_SOURCE + RUN_ID
+
+
+class TimerInput(BaseModel):
+    """What the sweep (or a cancellation) sends when a timer ends."""
+
+    timer_id: int
+    outcome: Literal["fired", "cancelled"]
+
+
+def _task(name: str):  # type: ignore[no-untyped-def]
+    return task(name=name, cache_policy=REPLAY_SAFE, persist_result=True, retries=2,
+                retry_delay_seconds=1)
+
+
+begin_run = _task("begin")(engine.begin_run)
+open_task = _task("open-task")(engine.open_task)
+open_timer = _task("set-timer")(engine.open_timer)
+finish_run = _task("finish")(engine.finish_run)
+start_child = _task("start-procedure")(engine.start_child)
+notify = _task("notify")(engine.notify)
+set_placement = _task("record-placement")(engine.set_placement)
+placement_date = _task("read-placement-date")(engine.placement_date)
+is_school_age = _task("check-school-age")(engine.is_school_age)
+
+
+class Procedure:
+    """One running procedure instance, as its flow body sees it."""
+
+    def __init__(self, spec: ProcedureSpec, run_id: int, info: dict[str, Any]) -> None:
+        self.spec, self.run_id, self.info = spec, run_id, info
+        self.params: dict[str, Any] = info["params"]
+        self.log = get_run_logger()
+
+    @classmethod
+    def begin(cls, spec: ProcedureSpec, procedure_run_id: int) -> Procedure:
+        ctx = FlowRunContext.get()
+        assert ctx is not None and ctx.flow_run is not None, "a procedure runs inside a flow run"
+        info = begin_run(procedure_run_id, str(ctx.flow_run.id))
+        return cls(spec, procedure_run_id, info)
+
+    async def human(self, step: str, *, key: str | None = None, owner: str | None = None) -> Any:
+        """Open the task for `step` and suspend until its agency decides; return the decision.
+
+        The flow's process exits while the agency works; the dispatcher resumes the run with
+        the decision, and this call returns it on the replay.
+        """
+        spec = self.spec.step(step)
+        step_key = key or step.split(".", 1)[1].replace("_", "-")
+        task_id = open_task(self.run_id, step, step_key, owner)
+        self.log.info("waiting for task %s (%s, owner %s)", task_id, step,
+                      owner or spec.owner)
+        decision = await asuspend_flow_run(wait_for_input=spec.decision,
+                                           key=pause_key("task", step_key))
+        self.log.info("task %s decided", task_id)
+        return decision
+
+    async def wait_until(self, key: str, due_at: datetime) -> str:
+        """A durable timer: suspend until the sweep fires it or it is cancelled."""
+        timer_id = open_timer(self.run_id, key, due_at)
+        self.log.info("timer %s (%s) set for %s", timer_id, key, due_at.date().isoformat())
+        result = await asuspend_flow_run(wait_for_input=TimerInput, key=pause_key("timer", key))
+        self.log.info("timer %s %s", timer_id, result.outcome)
+        return str(result.outcome)
+
+    def start(self, code: str, *, key: str, params: dict[str, Any] | None = None) -> int:
+        """Start another procedure for the same case: a separate flow run, linked by the case."""
+        child = start_child(self.run_id, code, key, params or {})
+        self.log.info("started %s as procedure run %s", code, child)
+        return int(child)
+
+    def notify(self, agency: str, event: str, *, key: str, **data: Any) -> None:
+        notify(self.run_id, agency, event, key, **data)
+
+    def record_placement(self, placed_on: date) -> None:
+        set_placement(self.run_id, placed_on)
+
+    def placement_date(self) -> date | None:
+        return placement_date(self.run_id)  # type: ignore[no-any-return]
+
+    def is_school_age(self, on: date, ages: tuple[int, int]) -> bool:
+        return bool(is_school_age(self.run_id, on, ages))
+
+    def finish(self, outcome: str) -> str:
+        finish_run(self.run_id, outcome)
+        self.log.info("procedure finished: %s", outcome)
+        return outcome
+
+
+def morning(day: date) -> datetime:
+    """09:00 Beijing time on `day`."""
+    return engine.local_morning(day)
+
+
+def on_failure(flow: Any, flow_run: Any, state: Any) -> None:
+    """Record in the case store that the procedure failed (the flow run holds the why)."""
+    run_id = (flow_run.parameters or {}).get("procedure_run_id")
+    if run_id is not None:
+        engine.finish_run(int(run_id), "failed", status="failed")

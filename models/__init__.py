@@ -1,0 +1,27 @@
+"""The case store: SQLModel tables and the database session. No Prefect here."""
+
+from models.tables import (
+    Agency,
+    AuditEvent,
+    Case,
+    Child,
+    Guardian,
+    HumanTask,
+    OutboxMessage,
+    ProcedureRun,
+    Timer,
+    User,
+)
+
+__all__ = [
+    "Agency",
+    "AuditEvent",
+    "Case",
+    "Child",
+    "Guardian",
+    "HumanTask",
+    "OutboxMessage",
+    "ProcedureRun",
+    "Timer",
+    "User",
+]

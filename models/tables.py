@@ -1,0 +1,202 @@
+"""The tables of the case store, in schema families (Base → table → Create/Public)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from models.types import UTCDateTime
+
+
+def _ts(**kw: Any) -> Any:
+    return Field(sa_column=Column(UTCDateTime(), **kw))
+
+
+def _json(**kw: Any) -> Any:
+    return Field(default_factory=kw.pop("default_factory", dict), sa_column=Column(JSON, **kw))
+
+
+# --- reference data -------------------------------------------------------------------------
+
+
+class Agency(SQLModel, table=True):
+    """A responsible agency (责任部门): bureau, district, street office, community, hospital…"""
+
+    code: str = Field(primary_key=True, max_length=64)
+    name_zh: str
+    name_en: str
+    level: str = Field(max_length=16)  # office|municipal|district|street|community|hospital
+    parent_code: str | None = Field(default=None, foreign_key="agency.code", max_length=64)
+    district: str | None = Field(default=None, max_length=16)
+    bureau: str | None = Field(default=None, max_length=32)  # responsible municipal bureau
+    webhook_url: str | None = None
+
+
+class User(SQLModel, table=True):
+    """A person who works in the system, always for one agency."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(unique=True, max_length=64)
+    agency_code: str = Field(foreign_key="agency.code", max_length=64)
+    roles: list[str] = _json(default_factory=list)
+    password_hash: str | None = None
+    active: bool = True
+
+
+# --- the child and the case -----------------------------------------------------------------
+
+
+class ChildBase(SQLModel):
+    """Fields of a child's record: personal data, never sent to Prefect."""
+
+    name: str = Field(max_length=64)
+    sex: str = Field(max_length=1)  # M|F
+    birth_date: date
+    id_number: str | None = Field(default=None, max_length=18, index=True)
+    has_hukou: bool = False
+    hukou_district: str | None = Field(default=None, max_length=16)
+    district: str = Field(max_length=16)  # where the child lives or was found
+    address: str | None = None
+    categories: list[str] = _json(default_factory=list)
+
+
+class Child(ChildBase, table=True):
+    """A protected child (the table)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+
+
+class GuardianBase(SQLModel):
+    """A parent or guardian of a child: personal data."""
+
+    name: str = Field(max_length=64)
+    relation: str = Field(max_length=32)
+    phone: str | None = Field(default=None, max_length=32)
+    address: str | None = None
+    id_number: str | None = Field(default=None, max_length=18)
+
+
+class Guardian(GuardianBase, table=True):
+    """A guardian (the table)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    child_id: int = Field(foreign_key="child.id", index=True)
+
+
+class Case(SQLModel, table=True):
+    """A protection case: one child, many procedures. Its number is safe to show anywhere."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_no: str = Field(unique=True, max_length=32)
+    child_id: int = Field(foreign_key="child.id", index=True)
+    district: str = Field(max_length=16)
+    source: str = Field(default="coordinator", max_length=32)
+    status: str = Field(default="open", max_length=16)
+    opened_at: datetime = _ts(nullable=False)
+    closed_at: datetime | None = _ts(nullable=True)
+    placed_at: date | None = None  # placement without family: J2's clock starts here
+    family_found_at: datetime | None = _ts(nullable=True)
+
+
+# --- the engine's state ---------------------------------------------------------------------
+
+
+class ProcedureRun(SQLModel, table=True):
+    """One procedure instance for a case = one Prefect flow run."""
+
+    __table_args__ = (UniqueConstraint("case_id", "start_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    code: str = Field(max_length=8)
+    start_key: str = Field(max_length=128)  # idempotency: who started it and why
+    parent_run_id: int | None = Field(default=None, foreign_key="procedurerun.id")
+    params: dict[str, Any] = _json(default_factory=dict)  # codes and dates only: go to Prefect
+    status: str = Field(default="starting", max_length=16)  # starting|running|completed|failed
+    flow_run_id: str | None = Field(default=None, max_length=36, index=True)
+    outcome: str | None = Field(default=None, max_length=64)
+    started_at: datetime = _ts(nullable=False)
+    ended_at: datetime | None = _ts(nullable=True)
+
+
+class HumanTask(SQLModel, table=True):
+    """A human step: an agency must decide before `due_at`, or the task climbs its ladder."""
+
+    __table_args__ = (
+        UniqueConstraint("procedure_run_id", "step_key"),
+        Index("ix_task_open_due", "status", "due_at"),
+        Index("ix_task_escalate", "status", "escalate_at"),
+        Index("ix_task_owner", "owner", "status", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    procedure_run_id: int = Field(foreign_key="procedurerun.id")
+    case_id: int = Field(foreign_key="case.id", index=True)
+    step_key: str = Field(max_length=64)
+    step: str = Field(max_length=64)  # the step definition's name, e.g. "r2.outreach"
+    title: str
+    owner: str = Field(max_length=64)  # current rung: agency code
+    owner_role: str = Field(default="worker", max_length=16)  # worker|supervisor
+    first_owner: str = Field(max_length=64)
+    ladder: list[str] = _json(default_factory=list)  # rungs "agency" or "agency/supervisor"
+    rung: int = 0
+    deadline: str = Field(max_length=16)  # e.g. "5wd", "24h"
+    rung_deadline: str = Field(max_length=16)
+    status: str = Field(default="open", max_length=16)  # open|done|cancelled
+    created_at: datetime = _ts(nullable=False)
+    due_at: datetime = _ts(nullable=False)
+    escalate_at: datetime | None = _ts(nullable=True)  # null at the top of the ladder
+    completed_at: datetime | None = _ts(nullable=True)
+    completed_by: str | None = Field(default=None, max_length=64)
+    decision: dict[str, Any] = _json(default_factory=dict)  # enums/ids only: goes to Prefect
+    record: dict[str, Any] = _json(default_factory=dict)  # the full form: stays here
+
+
+class Timer(SQLModel, table=True):
+    """A durable timer: the sweep resumes the run when it is due, unless it is cancelled."""
+
+    __table_args__ = (
+        UniqueConstraint("procedure_run_id", "key"),
+        Index("ix_timer_pending_due", "status", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    procedure_run_id: int = Field(foreign_key="procedurerun.id")
+    case_id: int = Field(foreign_key="case.id", index=True)
+    key: str = Field(max_length=64)
+    due_at: datetime = _ts(nullable=False)
+    status: str = Field(default="pending", max_length=16)  # pending|fired|cancelled
+    fired_at: datetime | None = _ts(nullable=True)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Who did what, when: every change and every read of personal data."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _ts(nullable=False)
+    actor: str = Field(max_length=64)
+    action: str = Field(max_length=64, index=True)
+    case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
+    procedure_run_id: int | None = Field(default=None, foreign_key="procedurerun.id")
+    task_id: int | None = Field(default=None, foreign_key="humantask.id")
+    detail: dict[str, Any] = _json(default_factory=dict)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A message to deliver: resume a run, start a run, or notify an agency."""
+
+    __table_args__ = (Index("ix_outbox_pending", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)  # resume|start|notify
+    dedupe_key: str = Field(unique=True, max_length=160)
+    payload: dict[str, Any] = _json(default_factory=dict)
+    status: str = Field(default="pending", max_length=16)  # pending|delivered|dead
+    attempts: int = 0
+    created_at: datetime = _ts(nullable=False)
+    next_attempt_at: datetime = _ts(nullable=False)
+    delivered_at: datetime | None = _ts(nullable=True)
+    last_error: str | None = None

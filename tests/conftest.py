@@ -1,0 +1,150 @@
+"""Test set-up: an isolated home, the case store, and a real Prefect server and runner.
+
+The environment is fixed here, at import, because Prefect reads its settings when it is
+first imported. Everything a test run writes lives under one temporary folder.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+for _name in [n for n in os.environ if n.startswith(("PREFECT_", "PROTECT_"))]:
+    del os.environ[_name]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+HOME = Path(tempfile.mkdtemp(prefix="protect-test-"))
+LOGS = HOME / "log"
+LOGS.mkdir()
+os.environ.update({
+    "PROTECT_ENV": "test",
+    "PROTECT_HOME": str(HOME),
+    "PROTECT_PREFECT_PORT": str(free_port()),
+    "PREFECT_RUNNER_POLL_FREQUENCY": "1",
+    "PREFECT_LOGGING_TO_API_BATCH_INTERVAL": "0.3",
+})
+if os.environ.get("PROTECT_TEST_DATABASE") == "postgres":
+    from tests.pg import fresh_database
+
+    os.environ["PROTECT_DATABASE_URL"] = fresh_database("protect_flows")
+
+from app.settings import configure_prefect_env, get_settings  # noqa: E402
+
+configure_prefect_env()
+
+# Everything this process logs goes to a file too, so the personal-data test can read it.
+_handler = logging.FileHandler(LOGS / "test-process.log", encoding="utf-8")
+_handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+logging.getLogger().addHandler(_handler)
+logging.getLogger().setLevel(logging.INFO)
+logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `last` run after every other test (they inspect what the others left)."""
+    items.sort(key=lambda item: item.get_closest_marker("last") is not None)
+
+
+@pytest.fixture(scope="session")
+def store() -> str:
+    """The configured case store, migrated and seeded."""
+    from app.agencies import seed_agencies
+    from app.store import db
+    from models.db import migrate
+
+    url = get_settings().database_url
+    migrate(url)
+    with db() as session:
+        seed_agencies(session=session)
+    return url
+
+
+class PrefectServer:
+    """A real Prefect server on SQLite under the test home; can be stopped and started again."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.api_url = os.environ["PREFECT_API_URL"]
+
+    def start(self) -> None:
+        from app.local import wait_for_prefect
+
+        s = get_settings()
+        log = open(LOGS / "prefect-server.log", "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+             "--port", str(s.prefect_port)], stdout=log, stderr=subprocess.STDOUT)
+        wait_for_prefect(self.api_url, proc=self.proc, timeout_s=180)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
+
+
+class Runner:
+    """`protect serve`: every deployment served, as in production."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = open(LOGS / "serve.log", "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "app", "serve", "--sweep-interval", "0"],
+            stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("protect serve exited; see serve.log")
+            if b"polling for scheduled runs" in (LOGS / "serve.log").read_bytes():
+                return
+            time.sleep(0.5)
+        raise RuntimeError("protect serve did not start in 120 s")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+            self.proc = None
+
+
+class System:
+    def __init__(self, server: PrefectServer, runner: Runner, store_url: str) -> None:
+        self.server, self.runner, self.store_url = server, runner, store_url
+
+
+@pytest.fixture(scope="session")
+def system(store: str) -> Iterator[System]:
+    """A real Prefect server and a real runner serving every deployment."""
+    server, runner = PrefectServer(), Runner()
+    server.start()
+    runner.start()
+    try:
+        yield System(server, runner, store)
+    finally:
+        runner.stop()
+        server.stop()

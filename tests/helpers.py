@@ -1,0 +1,161 @@
+"""Test helpers: make a child's case, drive a procedure as the agencies would, wait for Prefect."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+import time
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from app import clock, services
+from app.dispatch import dispatch
+from app.rules.idcard import check_digit
+from app.store import db
+from models import HumanTask, ProcedureRun
+
+# Every piece of personal data a test writes, so that the last test can look for it in Prefect.
+PERSONAL: list[str] = []
+
+
+def _digits(n: int) -> str:
+    return "".join(random.choice("0123456789") for _ in range(n))
+
+
+def id_number(birth: date, region: str = "640104") -> str:
+    first17 = f"{region}{birth:%Y%m%d}{_digits(3)}"
+    return first17 + check_digit(first17)
+
+
+def intake_form(*, birth: date = date(2014, 6, 1), district: str = "xingqing",
+                intake_date: date | None = None, **child: Any) -> dict[str, Any]:
+    """A valid intake form with fresh, recognisable personal data."""
+    tag = _digits(6)
+    form = {
+        "child": {
+            "name": f"测试童{tag}", "sex": "F", "birth_date": birth.isoformat(),
+            "id_number": id_number(birth), "has_hukou": False, "district": district,
+            "address": f"银川市兴庆区测试路{tag}号", "categories": ["street"], **child,
+        },
+        "guardians": [{"name": f"测试监护人{tag}", "relation": "mother",
+                       "phone": f"139{_digits(8)}", "address": f"测试小区{tag}栋"}],
+        "intake_date": (intake_date or clock.now().date()).isoformat(),
+        "source": "patrol",
+    }
+    c, g = form["child"], form["guardians"][0]
+    PERSONAL.extend(v for v in (c["name"], c["id_number"], c["address"], g["name"], g["phone"],
+                                g["address"]) if v)
+    return form
+
+
+def open_case(**kw: Any) -> str:
+    with db() as session:
+        case = services.open_case(session=session, data=intake_form(**kw), actor="test",
+                                  now=clock.now())
+        return case.case_no
+
+
+def start(case_no: str, code: str, params: dict[str, Any] | None = None) -> int:
+    with db() as session:
+        case = services.get_case(session=session, case_ref=case_no)
+        run = services.start_procedure(session=session, case_id=case.id, code=code, actor="test",
+                                       now=clock.now(), params=params)
+        run_id = int(run.id)
+    dispatch(kinds=("start",), run_ids=[run_id])
+    return run_id
+
+
+def wait_for(predicate: Any, *, timeout: float = 90, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def open_task(case_no: str, step: str, *, key: str | None = None, timeout: float = 90
+              ) -> HumanTask:
+    """Wait until the procedure has opened `step` and is suspended on it."""
+
+    def find() -> HumanTask | None:
+        with db() as session:
+            for t, _ in services.list_tasks(session=session, now=clock.now(), case_ref=case_no):
+                if t.step == step and (key is None or t.step_key == key):
+                    return t
+        return None
+
+    task = wait_for(find, timeout=timeout, what=f"{step} open for {case_no}")
+    wait_for(lambda: flow_state(task.procedure_run_id) == "Suspended", timeout=timeout,
+             what=f"the run to suspend on {step}")
+    return task
+
+
+def complete(task: HumanTask | int, agency: str | None = None, **form: Any) -> None:
+    t_id = task if isinstance(task, int) else task.id
+    with db() as session:
+        t = session.get(HumanTask, t_id)
+        services.complete_task(session=session, task_id=t_id, agency=agency or t.owner,
+                               form=form, actor="test", now=clock.now())
+    dispatch(kinds=("resume",))
+
+
+def run_row(run_id: int) -> ProcedureRun:
+    with db() as session:
+        run = session.get(ProcedureRun, run_id)
+        assert run is not None
+        return run
+
+
+def flow_run(run_id: int) -> Any:
+    from prefect.client.orchestration import get_client
+
+    fr_id = run_row(run_id).flow_run_id
+    if fr_id is None:
+        return None
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(fr_id)
+
+
+def flow_state(run_id: int) -> str | None:
+    fr = flow_run(run_id)
+    return fr.state.name if fr is not None and fr.state else None
+
+
+def wait_finished(run_id: int, timeout: float = 90) -> ProcedureRun:
+    wait_for(lambda: flow_state(run_id) == "Completed", timeout=timeout,
+             what=f"procedure run {run_id} to complete")
+    return run_row(run_id)
+
+
+def runs_of(case_no: str, code: str) -> list[ProcedureRun]:
+    from sqlmodel import select
+
+    with db() as session:
+        case = services.get_case(session=session, case_ref=case_no)
+        return list(session.exec(select(ProcedureRun).where(
+            ProcedureRun.case_id == case.id, ProcedureRun.code == code)).all())
+
+
+def later(days: float) -> str:
+    return (clock.now() + timedelta(days=days)).isoformat()
+
+
+def protect(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run the real `protect` command."""
+    proc = subprocess.run([sys.executable, "-m", "app", *args], capture_output=True, text=True,
+                          timeout=120)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"protect {' '.join(args)} failed: {proc.stderr or proc.stdout}")
+    return proc
+
+
+def protect_json(*args: str) -> Any:
+    return json.loads(protect(*args, "--json").stdout)
+
+
+def at(moment: datetime) -> str:
+    return moment.isoformat()

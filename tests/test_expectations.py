@@ -1,0 +1,378 @@
+"""The Great Expectations suites and their runner, run for real (nothing mocked)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.rules.idcard import check_digit
+from expectations import runner
+from expectations.runner import META_KEYS, SUITES_DIR, FieldError, suite_names, validate_record
+
+ID_NUMBER = "64010420100315123" + check_digit("64010420100315123")  # born 2010-03-15
+
+
+def make_id(first17: str) -> str:
+    return first17 + check_digit(first17)
+
+
+WRONG_CHECK = ID_NUMBER[:17] + ("0" if ID_NUMBER[17] != "0" else "1")
+FULL_WIDTH = ID_NUMBER.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+
+VALID: dict[str, dict[str, Any]] = {
+    "child_intake": {
+        "name": "Ma Xiaoling", "sex": "F", "birth_date": "2010-03-15", "id_number": ID_NUMBER,
+        "district": "xingqing", "intake_date": "2024-06-01", "hukou_district": "other",
+    },
+    "followup_visit": {
+        "visit_date": "2024-07-01", "child_seen": True, "situation": "concern",
+        "notes": "Attends school; guardian was away.",
+    },
+    "settlement_claim": {
+        "hospital_code": "hospital:nx-0001", "invoice_no": "INV-2024-0001",
+        "admission_date": "2024-05-01", "discharge_date": "2024-05-09",
+        "amount_total": 12000.5, "amount_insurance": 8000,
+    },
+    "hukou_application": {
+        "registered_district": "jinfeng", "placement_date": "2020-01-01",
+        "application_date": "2024-01-02", "institution": "welfare",
+        "address": "No. 1 Beijing Road, Jinfeng District",
+    },
+}
+
+# (suite, changes to the valid record, the field refused, the code)
+REFUSALS: list[tuple[str, dict[str, Any], str, str]] = [
+    ("child_intake", {"name": None}, "name", "name.required"),
+    ("child_intake", {"name": "   "}, "name", "name.required"),
+    ("child_intake", {"name": 5}, "name", "name.not_text"),
+    ("child_intake", {"name": "x" * 65}, "name", "name.length"),
+    ("child_intake", {"sex": None}, "sex", "sex.required"),
+    ("child_intake", {"sex": "boy?"}, "sex", "sex.invalid"),
+    ("child_intake", {"sex": 1}, "sex", "sex.invalid"),
+    ("child_intake", {"birth_date": None, "id_number": None}, "birth_date", "birth_date.required"),
+    ("child_intake", {"birth_date": "abc"}, "birth_date", "birth_date.not_a_date"),
+    ("child_intake", {"birth_date": "2010-02-30"}, "birth_date", "birth_date.not_a_date"),
+    ("child_intake", {"birth_date": "20100315"}, "birth_date", "birth_date.not_a_date"),
+    ("child_intake", {"birth_date": "2024-06-02", "id_number": None}, "birth_date",
+     "birth_date.after_intake"),
+    ("child_intake", {"birth_date": "2006-06-01", "id_number": None}, "birth_date",
+     "birth_date.adult_at_intake"),
+    ("child_intake", {"id_number": 640104201003151230}, "id_number", "id_number.not_text"),
+    ("child_intake", {"id_number": ID_NUMBER[:17]}, "id_number", "id_number.format"),
+    ("child_intake", {"id_number": ID_NUMBER + "1"}, "id_number", "id_number.format"),
+    ("child_intake", {"id_number": "11010519491231002x", "birth_date": "1949-12-31",
+                      "intake_date": "1960-01-01"}, "id_number", "id_number.format"),
+    ("child_intake", {"id_number": FULL_WIDTH}, "id_number", "id_number.format"),
+    ("child_intake", {"id_number": WRONG_CHECK}, "id_number", "id_number.check_digit"),
+    ("child_intake", {"id_number": make_id("64010420100230123")}, "id_number",
+     "id_number.birth_date_invalid"),
+    ("child_intake", {"id_number": make_id("64010420100316123")}, "id_number",
+     "id_number.birth_date_mismatch"),
+    ("child_intake", {"district": None}, "district", "district.required"),
+    ("child_intake", {"district": "beijing"}, "district", "district.invalid"),
+    ("child_intake", {"intake_date": None}, "intake_date", "intake_date.required"),
+    ("child_intake", {"intake_date": "2024-06-01T10:00"}, "intake_date",
+     "intake_date.not_a_date"),
+    ("child_intake", {"hukou_district": "Xingqing"}, "hukou_district", "hukou_district.invalid"),
+    ("followup_visit", {"visit_date": None}, "visit_date", "visit_date.required"),
+    ("followup_visit", {"visit_date": "2024-13-01"}, "visit_date", "visit_date.not_a_date"),
+    ("followup_visit", {"child_seen": None}, "child_seen", "child_seen.required"),
+    ("followup_visit", {"child_seen": "yes"}, "child_seen", "child_seen.not_a_bool"),
+    ("followup_visit", {"child_seen": 1}, "child_seen", "child_seen.not_a_bool"),
+    ("followup_visit", {"situation": None}, "situation", "situation.required"),
+    ("followup_visit", {"situation": "fine"}, "situation", "situation.invalid"),
+    ("followup_visit", {"notes": "n" * 2001}, "notes", "notes.length"),
+    ("followup_visit", {"notes": ["a", "b"]}, "notes", "notes.not_text"),
+    ("settlement_claim", {"hospital_code": None}, "hospital_code", "hospital_code.required"),
+    ("settlement_claim", {"hospital_code": "clinic:nx-0001"}, "hospital_code",
+     "hospital_code.format"),
+    ("settlement_claim", {"hospital_code": "hospital:"}, "hospital_code", "hospital_code.format"),
+    ("settlement_claim", {"invoice_no": None}, "invoice_no", "invoice_no.required"),
+    ("settlement_claim", {"invoice_no": "inv-2024-0001"}, "invoice_no", "invoice_no.format"),
+    ("settlement_claim", {"invoice_no": "INV"}, "invoice_no", "invoice_no.format"),
+    ("settlement_claim", {"invoice_no": "I" * 33}, "invoice_no", "invoice_no.format"),
+    ("settlement_claim", {"invoice_no": "INV-0001\n"}, "invoice_no", "invoice_no.format"),
+    ("settlement_claim", {"admission_date": None}, "admission_date", "admission_date.required"),
+    ("settlement_claim", {"admission_date": "abc"}, "admission_date",
+     "admission_date.not_a_date"),
+    ("settlement_claim", {"discharge_date": None}, "discharge_date", "discharge_date.required"),
+    ("settlement_claim", {"discharge_date": "2024-04-30"}, "discharge_date",
+     "discharge_date.before_admission"),
+    ("settlement_claim", {"amount_total": None, "amount_insurance": None}, "amount_total",
+     "amount_total.required"),
+    ("settlement_claim", {"amount_total": "abc"}, "amount_total", "amount_total.not_a_number"),
+    ("settlement_claim", {"amount_total": "12000.5"}, "amount_total",
+     "amount_total.not_a_number"),
+    ("settlement_claim", {"amount_total": True}, "amount_total", "amount_total.not_a_number"),
+    ("settlement_claim", {"amount_total": math.nan}, "amount_total", "amount_total.not_a_number"),
+    ("settlement_claim", {"amount_total": 0, "amount_insurance": 0}, "amount_total",
+     "amount_total.not_positive"),
+    ("settlement_claim", {"amount_total": -5, "amount_insurance": None}, "amount_total",
+     "amount_total.not_positive"),
+    ("settlement_claim", {"amount_total": 1_000_000.01}, "amount_total", "amount_total.too_large"),
+    ("settlement_claim", {"amount_total": 10**400}, "amount_total", "amount_total.too_large"),
+    ("settlement_claim", {"amount_insurance": "abc"}, "amount_insurance",
+     "amount_insurance.not_a_number"),
+    ("settlement_claim", {"amount_insurance": -1}, "amount_insurance",
+     "amount_insurance.negative"),
+    ("settlement_claim", {"amount_insurance": 12000.51}, "amount_insurance",
+     "amount_insurance.exceeds_total"),
+    ("hukou_application", {"registered_district": None}, "registered_district",
+     "registered_district.required"),
+    ("hukou_application", {"registered_district": "other"}, "registered_district",
+     "registered_district.invalid"),
+    ("hukou_application", {"placement_date": None}, "placement_date", "placement_date.required"),
+    ("hukou_application", {"placement_date": "01/01/2020"}, "placement_date",
+     "placement_date.not_a_date"),
+    ("hukou_application", {"application_date": None}, "application_date",
+     "application_date.required"),
+    ("hukou_application", {"application_date": "2021-12-31"}, "application_date",
+     "application_date.too_early"),
+    ("hukou_application", {"application_date": "2019-01-01"}, "application_date",
+     "application_date.too_early"),
+    ("hukou_application", {"institution": None}, "institution", "institution.required"),
+    ("hukou_application", {"institution": "hotel"}, "institution", "institution.invalid"),
+    ("hukou_application", {"address": ""}, "address", "address.required"),
+    ("hukou_application", {"address": 12}, "address", "address.not_text"),
+    ("hukou_application", {"address": "a" * 201}, "address", "address.length"),
+]
+
+
+def refusal_id(case: tuple[str, dict[str, Any], str, str]) -> str:
+    suite, changes, _, code = case
+    return f"{suite}:{code}:{','.join(f'{k}={v!r}'[:40] for k, v in changes.items())}"
+
+
+def codes(errors: list[FieldError]) -> list[tuple[str, str]]:
+    return [(error.field, error.code) for error in errors]
+
+
+def load_suite_files() -> dict[str, dict[str, Any]]:
+    return {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in SUITES_DIR.glob("*.json")}
+
+
+# --- The suite files -----------------------------------------------------------------------------
+
+
+def test_lists_one_suite_per_kind_of_record() -> None:
+    assert suite_names() == sorted(VALID)
+
+
+def test_every_expectation_carries_field_code_and_both_messages() -> None:
+    for name, spec in load_suite_files().items():
+        declared = spec["meta"]["fields"]
+        for expectation in spec["expectations"]:
+            meta = expectation["meta"]
+            assert set(META_KEYS) <= set(meta), (name, expectation["type"])
+            assert all(isinstance(meta[key], str) and meta[key].strip() for key in META_KEYS)
+            assert meta["field"] in declared, (name, meta["code"])
+            assert meta["code"].startswith(meta["field"] + "."), (name, meta["code"])
+            assert any("\u4e00" <= ch <= "\u9fff" for ch in meta["message_zh"]), meta["code"]
+
+
+def test_no_code_is_used_twice_in_a_suite() -> None:
+    for name, spec in load_suite_files().items():
+        all_codes = [expectation["meta"]["code"] for expectation in spec["expectations"]]
+        assert len(all_codes) == len(set(all_codes)), name
+
+
+def test_great_expectations_builds_every_expectation_in_every_suite() -> None:
+    import great_expectations as gx
+
+    for name, spec in load_suite_files().items():
+        # GE logs and drops an expectation it cannot build, so count what it kept.
+        suite = gx.ExpectationSuite(**spec)
+        assert suite.name == name
+        assert len(suite.expectations) == len(spec["expectations"]), name
+
+
+# --- Valid records -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("suite", sorted(VALID))
+def test_accepts_a_fully_valid_record(suite: str) -> None:
+    assert validate_record(suite, dict(VALID[suite])) == []
+
+
+@pytest.mark.parametrize(("suite", "changes"), [
+    ("child_intake", {"id_number": None, "hukou_district": None}),
+    ("child_intake", {"id_number": "", "hukou_district": "  "}),
+    ("child_intake", {"birth_date": "2006-06-02", "id_number": None}),  # 17 on intake day
+    ("child_intake", {"birth_date": "2024-06-01", "id_number": None}),  # born on intake day
+    ("child_intake", {"id_number": "11010519491231002X", "birth_date": "1949-12-31",
+                      "intake_date": "1960-01-01"}),
+    ("child_intake", {"birth_date": date(2010, 3, 15), "intake_date": date(2024, 6, 1)}),
+    ("followup_visit", {"notes": None, "child_seen": False}),
+    ("followup_visit", {"notes": "n" * 2000}),
+    ("settlement_claim", {"amount_insurance": None}),
+    ("settlement_claim", {"amount_insurance": 12000.5, "discharge_date": "2024-05-01"}),
+    ("settlement_claim", {"amount_total": 1_000_000, "amount_insurance": 0}),
+    ("hukou_application", {"application_date": "2022-01-01"}),  # exactly 2 years
+    ("settlement_claim", {"unrelated_key": object()}),
+])
+def test_accepts_records_on_the_edge_of_the_rules(suite: str, changes: dict[str, Any]) -> None:
+    assert validate_record(suite, {**VALID[suite], **changes}) == []
+
+
+# --- Refusals ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", REFUSALS, ids=[refusal_id(case) for case in REFUSALS])
+def test_refuses_a_record_breaking_one_rule_with_that_fields_code(
+    case: tuple[str, dict[str, Any], str, str],
+) -> None:
+    suite, changes, field, code = case
+    assert codes(validate_record(suite, {**VALID[suite], **changes})) == [(field, code)]
+
+
+def test_refuses_an_id_number_with_a_wrong_check_digit() -> None:
+    errors = validate_record("child_intake", {**VALID["child_intake"], "id_number": WRONG_CHECK})
+    assert codes(errors) == [("id_number", "id_number.check_digit")]
+    assert "check digit" in errors[0].message
+    assert "校验" in errors[0].message_zh
+
+
+def test_refuses_an_id_number_whose_birth_date_differs_from_the_birth_date_field() -> None:
+    record = {**VALID["child_intake"], "birth_date": "2010-03-16"}
+    assert codes(validate_record("child_intake", record)) == [
+        ("id_number", "id_number.birth_date_mismatch"),
+    ]
+
+
+def test_reports_each_missing_required_field_as_required() -> None:
+    assert codes(validate_record("child_intake", {})) == [
+        ("name", "name.required"),
+        ("sex", "sex.required"),
+        ("birth_date", "birth_date.required"),
+        ("district", "district.required"),
+        ("intake_date", "intake_date.required"),
+    ]
+    assert {code for _, code in codes(validate_record("settlement_claim", {}))} == {
+        "hospital_code.required", "invoice_no.required", "admission_date.required",
+        "discharge_date.required", "amount_total.required",
+    }
+
+
+def test_gives_field_errors_not_exceptions_for_values_of_the_wrong_type() -> None:
+    record = {field: ["a list"] for field in VALID["child_intake"]}
+    assert codes(validate_record("child_intake", record)) == [
+        ("name", "name.not_text"),
+        ("sex", "sex.invalid"),
+        ("birth_date", "birth_date.not_a_date"),
+        ("id_number", "id_number.not_text"),
+        ("district", "district.invalid"),
+        ("intake_date", "intake_date.not_a_date"),
+        ("hukou_district", "hukou_district.invalid"),
+    ]
+    record = {field: {"a": 1} for field in VALID["settlement_claim"]}
+    assert len(validate_record("settlement_claim", record)) == len(VALID["settlement_claim"])
+
+
+def test_reports_at_most_one_error_per_field() -> None:
+    record = {**VALID["child_intake"], "id_number": "abc", "birth_date": "2030-01-01"}
+    assert codes(validate_record("child_intake", record)) == [
+        ("birth_date", "birth_date.after_intake"),
+        ("id_number", "id_number.format"),
+    ]
+
+
+def test_refuses_an_unknown_suite_and_a_record_that_is_not_a_dict() -> None:
+    with pytest.raises(ValueError):
+        validate_record("no_such_suite", {})
+    with pytest.raises(TypeError):
+        validate_record("child_intake", [("name", "x")])  # type: ignore[arg-type]
+
+
+# --- Submitted values never leave the runner -----------------------------------------------------
+
+
+@pytest.mark.parametrize("case", REFUSALS, ids=[refusal_id(case) for case in REFUSALS])
+def test_a_refusal_carries_only_the_suites_fixed_text(
+    case: tuple[str, dict[str, Any], str, str],
+) -> None:
+    suite, changes, _, _ = case
+    fixed = [
+        {key: expectation["meta"][key] for key in META_KEYS}
+        for expectation in load_suite_files()[suite]["expectations"]
+    ]
+    suite_text = (SUITES_DIR / f"{suite}.json").read_text(encoding="utf-8")
+    # A value the suite's own text contains (e.g. "hospital:") proves nothing either way.
+    submitted = [str(v) for v in changes.values() if len(str(v).strip()) >= 4]
+    submitted = [value for value in submitted if value not in suite_text]
+    for error in validate_record(suite, {**VALID[suite], **changes}):
+        assert error.model_dump() in fixed
+        for value in submitted:
+            assert value not in error.message and value not in error.message_zh, error.code
+
+
+def test_the_wrong_id_number_is_in_no_message() -> None:
+    errors = validate_record("child_intake", {**VALID["child_intake"], "id_number": WRONG_CHECK})
+    text = " ".join(f"{e.message} {e.message_zh}" for e in errors)
+    assert errors and WRONG_CHECK not in text and WRONG_CHECK[:17] not in text
+
+
+def test_a_refused_record_leaves_no_value_in_the_logs(caplog: pytest.LogCaptureFixture) -> None:
+    record = {**VALID["child_intake"], "name": "Zhuang Secretvalue " * 5, "id_number": WRONG_CHECK}
+    with caplog.at_level(logging.DEBUG):
+        assert validate_record("child_intake", record)
+    assert "Secretvalue" not in caplog.text and WRONG_CHECK not in caplog.text
+
+
+def test_validation_prints_no_progress_bars(capfd: pytest.CaptureFixture[str]) -> None:
+    validate_record("child_intake", VALID["child_intake"])
+    capfd.readouterr()
+    validate_record("child_intake", {})
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+
+
+# --- Cost and neighbours -------------------------------------------------------------------------
+
+
+def test_importing_the_runner_does_not_import_great_expectations() -> None:
+    code = "import sys, expectations.runner; print('great_expectations' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, cwd=Path(__file__).resolve().parents[1])
+    assert done.stdout.strip() == "False"
+
+
+def test_a_second_validation_reuses_the_context_and_suites() -> None:
+    validate_record("followup_visit", VALID["followup_visit"])
+    state = runner._gx_state()
+    validate_record("followup_visit", VALID["followup_visit"])
+    assert runner._gx_state() is state
+
+
+def test_building_the_runner_leaves_another_current_gx_context_current(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import great_expectations as gx
+    from great_expectations.data_context.data_context.context_factory import project_manager
+
+    try:
+        before = project_manager.get_current_project()
+    except gx.exceptions.DataContextRequiredError:
+        before = None
+    theirs = gx.get_context(mode="ephemeral")
+    monkeypatch.setattr(runner, "_STATE", None)  # force a rebuild inside this test
+    try:
+        assert validate_record("followup_visit", VALID["followup_visit"]) == []
+        assert project_manager.get_current_project() is theirs
+    finally:
+        project_manager.set_project(before)
+
+
+def test_validates_records_from_several_threads_at_once() -> None:
+    record = {**VALID["child_intake"], "id_number": WRONG_CHECK}
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: codes(validate_record("child_intake", record)), range(8)))
+    assert results == [[("id_number", "id_number.check_digit")]] * 8
