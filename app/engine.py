@@ -112,6 +112,16 @@ def finish_run(procedure_run_id: int, outcome: str, status: str = "completed") -
             return
         run.status, run.outcome, run.ended_at = status, outcome, now
         session.add(run)
+        if status == "failed":
+            # Nobody should work on, or be chased for, a step of a procedure that has failed.
+            for t in session.exec(select(HumanTask).where(
+                    HumanTask.procedure_run_id == procedure_run_id, HumanTask.status == "open")):
+                t.status, t.escalate_at = "cancelled", None
+                session.add(t)
+            for tm in session.exec(select(Timer).where(
+                    Timer.procedure_run_id == procedure_run_id, Timer.status == "pending")):
+                tm.status = "cancelled"
+                session.add(tm)
         audit.record(session=session, at=now, actor="system", action="procedure.finished",
                      case_id=run.case_id, procedure_run_id=procedure_run_id, outcome=outcome)
 

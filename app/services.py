@@ -80,9 +80,9 @@ def _intake_record(data: Any) -> dict[str, Any]:
 
 def open_case(*, session: Session, data: Any, actor: str, now: datetime) -> Case:
     """Check the intake form and open a case for the child; refuse with field errors otherwise."""
-    form = check(CaseOpen, data, suite="child_intake", suite_record=_intake_record(data))
+    form = check(CaseOpen, data, suite="child_intake", suite_record=_intake_record(data),
+                 suite_fields={f: f"child.{f}" for f in INTAKE_FIELDS})
     assert isinstance(form, CaseOpen)
-    # Field names from the suite are the child's, except the intake date.
     if form.child.id_number:
         existing = session.exec(select(Child).where(Child.id_number == form.child.id_number)).first()
         if existing is not None:
@@ -93,7 +93,7 @@ def open_case(*, session: Session, data: Any, actor: str, now: datetime) -> Case
     session.flush()
     for g in form.guardians:
         session.add(Guardian(child_id=child.id, **g.model_dump()))
-    case = Case(case_no=f"tmp-{uuid.uuid4().hex}", child_id=child.id, district=form.child.district,
+    case = Case(case_no=f"tmp-{uuid.uuid4().hex[:24]}", child_id=child.id, district=form.child.district,
                 source=form.source, opened_at=now)
     session.add(case)
     session.flush()

@@ -21,11 +21,15 @@ def _pydantic_errors(exc: ValidationError, prefix: str = "") -> list[Any]:
 
 
 def check(model: type[BaseModel], data: Any, *, suite: str | None = None,
-          suite_record: dict[str, Any] | None = None, suite_prefix: str = "") -> BaseModel:
+          suite_record: dict[str, Any] | None = None,
+          suite_fields: dict[str, str] | None = None) -> BaseModel:
     """Validate `data` as `model`, after the suite has checked `suite_record` (default: data).
 
+    `suite_fields` renames the suite's flat field names to the form's paths ("name" →
+    "child.name"), so both checks speak of a field by the same name and each is reported once.
     Raises ValidationFailed with every problem found; nothing has been written when it does.
     """
+    rename = suite_fields or {}
     errors: list[Any] = []
     if suite is not None:
         from expectations.runner import validate_record
@@ -34,7 +38,7 @@ def check(model: type[BaseModel], data: Any, *, suite: str | None = None,
         if not isinstance(record, dict):
             record = {}
         for e in validate_record(suite, record):
-            errors.append(e.model_copy(update={"field": suite_prefix + e.field}))
+            errors.append(e.model_copy(update={"field": rename.get(e.field, e.field)}))
     if not isinstance(data, dict):
         from expectations.runner import FieldError
 

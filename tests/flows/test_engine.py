@@ -1,0 +1,179 @@
+"""The engine's promises: escalation, replay, one completion, nothing lost when Prefect is down."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlmodel import col, select
+
+from app import clock, services
+from app.dispatch import dispatch
+from app.errors import Conflict
+from app.store import db
+from app.sweep import sweep
+from models import AuditEvent, HumanTask, OutboxMessage
+from tests.helpers import (
+    complete, flow_run, flow_state, open_case, open_task, protect, protect_json, start, wait_for,
+)
+
+pytestmark = pytest.mark.flows
+
+
+def _task(task_id: int) -> HumanTask:
+    with db() as session:
+        t = session.get(HumanTask, task_id)
+        assert t is not None
+        return t
+
+
+def _to_placement(case: str) -> HumanTask:
+    start(case, "R2")
+    complete(open_task(case, "r2.outreach"), outcome="accepted")
+    complete(open_task(case, "r2.intake"), ill_or_injured=False)
+    complete(open_task(case, "r2.identity"), "psb", outcome="family_not_found")
+    return open_task(case, "r2.placement")
+
+
+def test_a_missed_deadline_climbs_one_rung_per_sweep_up_to_the_office(system) -> None:
+    case = open_case(district="jinfeng")
+    task = _to_placement(case)
+    assert task.ladder == ["district:jinfeng", "mca", "office"]
+    t0 = task.due_at
+
+    first = protect_json("sweep", "--now", (t0 + timedelta(days=10)).isoformat())
+    mine = [e for e in first["escalations"] if e["task_id"] == task.id]
+    assert [(e["rung"], e["to"]) for e in mine] == [(1, "mca")]
+    again = sweep(now=t0 + timedelta(days=10))
+    assert task.id not in [e["task_id"] for e in again.escalations]
+    assert (_task(task.id).owner, _task(task.id).rung) == ("mca", 1)
+
+    sweep(now=t0 + timedelta(days=20))
+    top = _task(task.id)
+    assert (top.owner, top.rung, top.escalate_at) == ("office", 2, None)
+    sweep(now=t0 + timedelta(days=400))
+    assert _task(task.id).rung == 2
+
+    with db() as session:
+        audit = session.exec(select(AuditEvent).where(
+            AuditEvent.task_id == task.id, AuditEvent.action == "task.escalated")).all()
+        notes = session.exec(select(OutboxMessage).where(
+            col(OutboxMessage.dedupe_key).startswith(f"notify:task:{task.id}:rung:"))).all()
+    assert [a.detail["to"] for a in audit] == ["mca", "office"]
+    assert sorted(n.payload["agency"] for n in notes) == ["mca", "office"]
+
+    from prefect.client.orchestration import get_client
+    from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
+
+    def escalation_events() -> list:
+        with get_client(sync_client=True) as client:
+            page = client.read_events(EventFilter(
+                event=EventNameFilter(name=["protect.task.escalated"]),
+                resource=EventResourceFilter(id=[f"protect.task.{task.id}"])), limit=50)
+        return page.events if len(page.events) == 2 else []
+
+    events = wait_for(escalation_events, timeout=30, what="escalation events in Prefect")
+    assert sorted(e.payload["to"] for e in events) == ["mca", "office"]
+    # The office can still decide, and the procedure goes on.
+    complete(top, "office", placed_with="foster", placed_on="2026-11-01")
+    wait_for(lambda: flow_state(task.procedure_run_id) == "Completed", what="R2 to finish")
+
+
+def test_a_task_that_ran_before_a_suspension_does_not_run_again_after_resume(system) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    case = open_case()
+    run = start(case, "R2")
+    complete(open_task(case, "r2.outreach"), outcome="accepted")
+    complete(open_task(case, "r2.intake"), ill_or_injured=False)
+    open_task(case, "r2.identity")  # two resumes: the flow body has replayed twice
+
+    with get_client(sync_client=True) as client:
+        task_runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run(run).id])))
+    by_name: dict[str, list[str]] = {}
+    for tr in task_runs:
+        by_name.setdefault(tr.name.rsplit("-", 1)[0], []).append(tr.state.name)
+    assert sorted(by_name["begin"]) == ["Cached", "Cached", "Completed"]
+    assert by_name["open-task"].count("Completed") == 3  # outreach, intake, identity: once each
+    assert by_name["open-task"].count("Cached") == 3  # outreach twice, intake once, on replay
+    with db() as session:
+        opened = session.exec(select(AuditEvent).where(
+            AuditEvent.procedure_run_id == run, AuditEvent.action == "task.opened")).all()
+    assert len(opened) == 3
+
+
+def test_completing_a_task_twice_gives_one_completion_and_a_clear_conflict(system,
+                                                                         tmp_path) -> None:
+    case = open_case()
+    start(case, "R2")
+    task = open_task(case, "r2.outreach")
+    form = tmp_path / "outreach.json"
+    form.write_text('{"outcome": "accepted"}')
+
+    first = protect("complete", str(task.id), "--as", "center", "--file", str(form))
+    assert "completed" in first.stdout
+    second = protect("complete", str(task.id), "--as", "center", "--file", str(form),
+                     check=False)
+    assert second.returncode == 2
+    assert "already done" in second.stderr
+    with pytest.raises(Conflict):
+        complete(task, "center", outcome="refused")
+    assert _task(task.id).decision == {"outcome": "accepted"}
+    open_task(case, "r2.intake")
+
+
+def test_two_agencies_completing_at_once_make_exactly_one_completion(system) -> None:
+    case = open_case()
+    start(case, "R2")
+    task = open_task(case, "r2.outreach")
+    results: list[str] = []
+
+    def attempt(outcome: str) -> None:
+        try:
+            with db() as session:
+                services.complete_task(session=session, task_id=task.id, agency="center",
+                                       form={"outcome": outcome}, actor="test", now=clock.now())
+            results.append("done")
+        except Conflict:
+            results.append("conflict")
+
+    threads = [threading.Thread(target=attempt, args=(o,)) for o in ("accepted", "not_found")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == ["conflict", "done"]
+    with db() as session:
+        resumes = session.exec(select(OutboxMessage).where(
+            OutboxMessage.dedupe_key == f"resume:task:{task.id}")).all()
+    assert len(resumes) == 1
+
+
+def test_a_completion_while_prefect_is_down_is_kept_and_resumes_after_a_sweep(system) -> None:
+    case = open_case()
+    start(case, "R2")
+    task = open_task(case, "r2.outreach")
+
+    system.server.stop()
+    try:
+        with db() as session:
+            services.complete_task(session=session, task_id=task.id, agency="center",
+                                   form={"outcome": "accepted"}, actor="test", now=clock.now())
+        report = dispatch(kinds=("resume",))
+        assert report.delivered == 0 and report.failed >= 1
+        assert _task(task.id).status == "done"
+    finally:
+        system.server.start()
+
+    def delivered() -> bool:
+        sweep()
+        with db() as session:
+            msg = session.exec(select(OutboxMessage).where(
+                OutboxMessage.dedupe_key == f"resume:task:{task.id}")).one()
+            return msg.status == "delivered"
+
+    wait_for(delivered, timeout=120, what="the resume to be delivered by a sweep")
+    assert open_task(case, "r2.intake", timeout=120).status == "open"

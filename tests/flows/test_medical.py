@@ -1,0 +1,61 @@
+"""M1 emergency treatment, settlement afterwards, end to end."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from app import clock
+from app.errors import ValidationFailed
+from tests.helpers import complete, open_case, open_task, runs_of, start, wait_finished
+
+pytestmark = pytest.mark.flows
+HOSPITAL = "hospital:women-children"
+
+
+def test_hospital_treats_first_and_is_paid_after_a_checked_claim(system) -> None:
+    case = open_case()
+    m1 = start(case, "M1", params={"hospital": HOSPITAL})
+    admission = open_task(case, "m1.admission")
+    assert admission.owner == HOSPITAL
+    assert (admission.due_at - admission.created_at) == timedelta(hours=1)
+    complete(admission, outcome="admitted")
+    complete(open_task(case, "m1.status"), "mca", confirmed=True)
+    today = clock.now().date()
+    complete(open_task(case, "m1.discharge"), discharged_on=today.isoformat())
+
+    claim = open_task(case, "m1.claim")
+    bad = {"hospital_code": HOSPITAL, "invoice_no": "INV-2026-0042",
+           "admission_date": today.isoformat(),
+           "discharge_date": (today - timedelta(days=3)).isoformat(), "amount_total": 12800.5}
+    with pytest.raises(ValidationFailed) as refused:
+        complete(claim, **bad)
+    assert {e.field for e in refused.value.errors} == {"discharge_date"}
+    complete(claim, **{**bad, "discharge_date": today.isoformat(), "amount_insurance": 2000})
+
+    complete(open_task(case, "m1.payment"), "center", paid_on=today.isoformat(),
+             amount_paid=10800.5)
+    assert wait_finished(m1).outcome == "settled"
+
+
+def test_a_refusing_hospital_is_reported_to_health_which_finds_another(system) -> None:
+    case = open_case()
+    m1 = start(case, "M1")
+    complete(open_task(case, "m1.admission"), outcome="refused")
+    intervention = open_task(case, "m1.intervention")
+    assert intervention.owner == "health"
+    complete(intervention, admitted_at=HOSPITAL)
+    complete(open_task(case, "m1.status"), "mca", confirmed=False)
+    assert wait_finished(m1).outcome == "not_street_child"
+    assert runs_of(case, "M1")[0].status == "completed"
+
+
+def test_an_ill_street_child_starts_m1_at_intake(system) -> None:
+    case = open_case()
+    start(case, "R2")
+    complete(open_task(case, "r2.outreach"), outcome="accepted")
+    complete(open_task(case, "r2.intake"), ill_or_injured=True)
+    open_task(case, "r2.identity")
+    [m1] = runs_of(case, "M1")
+    assert open_task(case, "m1.admission").procedure_run_id == m1.id

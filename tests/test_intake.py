@@ -1,0 +1,111 @@
+"""Opening a case: the intake suite's refusals, each with its message, and nothing written."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+import pytest
+from sqlalchemy import func
+from sqlmodel import select
+
+from app import clock, services
+from app.errors import Conflict, ValidationFailed
+from app.store import db
+from models import AuditEvent, Case, Child, Guardian
+from tests.helpers import intake_form, protect
+
+
+def _counts() -> tuple[int, ...]:
+    with db() as session:
+        return tuple(session.exec(select(func.count()).select_from(t)).one()
+                     for t in (Child, Guardian, Case, AuditEvent))
+
+
+def _refusal(form: dict[str, Any]) -> dict[str, str]:
+    before = _counts()
+    with pytest.raises(ValidationFailed) as exc, db() as session:
+        services.open_case(session=session, data=form, actor="test", now=clock.now())
+    assert _counts() == before, "a refused intake must write nothing"
+    return {e.field: e.code for e in exc.value.errors}
+
+
+def test_opens_a_case_with_a_case_number_for_a_valid_intake(store) -> None:
+    with db() as session:
+        case = services.open_case(session=session, data=intake_form(), actor="test",
+                                  now=clock.now())
+    assert case.case_no.startswith(f"C{clock.now().year}-")
+
+
+def test_refuses_an_id_number_with_a_wrong_check_digit(store) -> None:
+    form = intake_form()
+    good = form["child"]["id_number"]
+    form["child"]["id_number"] = good[:17] + ("0" if good[17] != "0" else "1")
+    assert _refusal(form) == {"child.id_number": "id_number.check_digit"}
+
+
+def test_refuses_an_id_number_that_is_not_18_characters(store) -> None:
+    form = intake_form()
+    form["child"]["id_number"] = form["child"]["id_number"][:15]
+    assert list(_refusal(form)) == ["child.id_number"]
+
+
+def test_refuses_a_birth_date_that_differs_from_the_one_in_the_id_number(store) -> None:
+    form = intake_form(birth=date(2014, 6, 1))
+    form["child"]["birth_date"] = "2014-06-02"
+    assert _refusal(form) == {"child.id_number": "id_number.birth_date_mismatch"}
+
+
+def test_refuses_a_person_who_is_18_or_older_at_intake(store) -> None:
+    form = intake_form(birth=date(2008, 1, 1), intake_date=date(2026, 11, 20))
+    assert _refusal(form) == {"child.birth_date": "birth_date.adult_at_intake"}
+
+
+def test_refuses_a_district_that_is_not_one_of_the_six(store) -> None:
+    form = intake_form()
+    form["child"]["district"] = "haidian"
+    assert _refusal(form)["child.district"] == "district.invalid"
+
+
+def test_refuses_missing_required_fields_each_by_name(store) -> None:
+    form = intake_form()
+    del form["child"]["name"], form["child"]["sex"]
+    del form["intake_date"]
+    fields = _refusal(form)
+    assert {fields["child.name"], fields["child.sex"], fields["intake_date"]} == {
+        "name.required", "sex.required", "intake_date.required"}
+
+
+def test_a_refusal_message_names_the_field_but_not_the_value(store) -> None:
+    form = intake_form()
+    bad = form["child"]["id_number"][:17] + ("0" if form["child"]["id_number"][17] != "0" else "1")
+    form["child"]["id_number"] = bad
+    with pytest.raises(ValidationFailed) as exc, db() as session:
+        services.open_case(session=session, data=form, actor="test", now=clock.now())
+    text = json.dumps(exc.value.to_dict(), ensure_ascii=False)
+    assert "child.id_number" in text and bad not in text
+
+
+def test_the_same_id_number_twice_is_a_conflict_not_a_silent_merge(store) -> None:
+    form = intake_form()
+    with db() as session:
+        services.open_case(session=session, data=form, actor="test", now=clock.now())
+    with pytest.raises(Conflict), db() as session:
+        services.open_case(session=session, data=form, actor="test", now=clock.now())
+
+
+def test_the_command_line_prints_each_refused_field_and_exits_2(store, tmp_path) -> None:
+    form = intake_form()
+    form["child"]["district"] = "haidian"
+    path = tmp_path / "intake.json"
+    path.write_text(json.dumps(form, ensure_ascii=False), encoding="utf-8")
+    human = protect("case", "open", "--file", str(path), check=False)
+    assert human.returncode == 2 and "child.district:" in human.stderr
+    machine = protect("case", "open", "--file", str(path), "--json", check=False)
+    assert machine.returncode == 2
+    assert [f["field"] for f in json.loads(machine.stdout)["fields"]] == ["child.district"]
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    out = protect("case", "open", "--file", str(broken), check=False)
+    assert out.returncode == 2 and "not valid JSON" in out.stderr

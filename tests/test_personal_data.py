@@ -1,0 +1,46 @@
+"""No personal data reaches Prefect: its database, its result storage, and every log."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import HOME, LOGS
+from tests.helpers import PERSONAL, complete, open_case, open_task, start, wait_for, flow_state
+
+
+def _forms(value: str) -> list[bytes]:
+    """The ways a string can be stored: UTF-8, and JSON with non-ASCII escaped."""
+    return [value.encode(), json.dumps(value).strip('"').encode()]
+
+
+@pytest.mark.last
+@pytest.mark.flows
+def test_prefect_and_the_logs_hold_no_name_id_number_phone_or_address(system) -> None:
+    # Run a procedure here too, with free text in a form, so the check never looks at nothing.
+    case = open_case()
+    run = start(case, "R2")
+    note = "孩子说她叫测试童并住在测试路"
+    PERSONAL.append(note)
+    complete(open_task(case, "r2.outreach"), outcome="accepted", location="测试路口",
+             notes=note)
+    open_task(case, "r2.intake")
+    wait_for(lambda: flow_state(run) == "Suspended", what="the run to suspend")
+
+    prefect_home = Path(os.environ["PREFECT_HOME"])
+    files = [p for p in [*prefect_home.rglob("*"), *LOGS.rglob("*")] if p.is_file()]
+    assert any(p.name.startswith("prefect.db") for p in files), "Prefect's database not found"
+    assert any("storage" in p.parts for p in files), "Prefect's result storage not found"
+    assert (LOGS / "serve.log").stat().st_size > 0
+    assert len(PERSONAL) >= 7
+
+    leaks = []
+    for path in files:
+        data = path.read_bytes()
+        for value in PERSONAL:
+            if any(form in data for form in _forms(value)):
+                leaks.append(f"{path.relative_to(HOME)} holds a test value of {len(value)} chars")
+    assert not leaks, "\n".join(sorted(set(leaks)))
