@@ -51,10 +51,20 @@ def _ready() -> None:
         seed_agencies(session=session)
 
 
+def _local(moment: Any) -> str:
+    """An instant as Beijing time with its offset: what the agencies read."""
+    from app.rules.workdays import TZ
+
+    return str(moment.astimezone(TZ).isoformat(timespec="seconds"))
+
+
 def _task_row(t: Any, case_no: str, now: Any) -> dict[str, Any]:
+    from app.rules.workdays import working_days_between
+
     return {"id": t.id, "case": case_no, "step": t.step, "title": t.title, "owner": t.owner,
             "owner_role": t.owner_role, "rung": t.rung, "status": t.status,
-            "due_at": t.due_at.isoformat(), "overdue": t.status == "open" and t.due_at <= now}
+            "due_at": _local(t.due_at), "working_days_left": working_days_between(now, t.due_at),
+            "overdue": t.status == "open" and t.due_at <= now}
 
 
 # --- the local system ----------------------------------------------------------------------
@@ -156,7 +166,8 @@ def tasks(case: Annotated[str | None, typer.Option("--case")] = None,
         rows = [_task_row(t, no, now) for t, no in services.list_tasks(
             session=session, now=now, case_ref=case, agency=agency, overdue=overdue)]
     lines = [f"{r['id']:>6}  {r['case']:<14} {r['step']:<20} {r['owner']:<28} "
-             f"due {r['due_at'][:16]}{'  OVERDUE' if r['overdue'] else ''}" for r in rows]
+             f"due {r['due_at'][:16].replace('T', ' ')}{'  OVERDUE' if r['overdue'] else ''}"
+             for r in rows]
     _out(rows, as_json, "\n".join(lines) or "no open tasks")
 
 
@@ -192,7 +203,8 @@ def sweep(now: Annotated[str | None, typer.Option(
             f"{report.tasks_escalated} task(s) escalated, {report.delivered} message(s) delivered"
             + (f", {report.delivery_failures} failed" if report.delivery_failures else "")]
     text += [f"  task {e['task_id']} ({e['case_no']} {e['step']}) → {e['to']}, due "
-             f"{e['due_at'][:16]}" for e in report.escalations]
+             f"{_local(clock.parse_instant(e['due_at']))[:16].replace('T', ' ')}"
+             for e in report.escalations]
     _out(report.to_dict(), as_json, "\n".join(text))
 
 

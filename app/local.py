@@ -6,14 +6,15 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import requests
 
 from app.settings import get_settings
 
 
-def wait_for_prefect(api_url: str, *, timeout_s: float = 120, proc: subprocess.Popen | None = None
-                     ) -> None:
+def wait_for_prefect(api_url: str, *, timeout_s: float = 120,
+                     proc: subprocess.Popen[bytes] | None = None) -> None:
     """Block until the Prefect API answers its health check."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -28,14 +29,66 @@ def wait_for_prefect(api_url: str, *, timeout_s: float = 120, proc: subprocess.P
     raise RuntimeError(f"the Prefect server at {api_url} did not answer in {timeout_s:.0f} s")
 
 
-def start_prefect_server(log_path: str) -> subprocess.Popen:
-    s = get_settings()
-    log = open(log_path, "ab")  # noqa: SIM115 - lives as long as the server
-    return subprocess.Popen(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", s.prefect_host,
-         "--port", str(s.prefect_port)],
-        stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy(),
-    )
+def _stop(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+class PrefectServer:
+    """`prefect server start` on our host and port; can be stopped and started again."""
+
+    def __init__(self, log_path: Path) -> None:
+        self.log_path, self.proc = log_path, None
+        self.api_url = get_settings().prefect_api_url
+
+    def start(self, timeout_s: float = 180) -> None:
+        s = get_settings()
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the server
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "prefect", "server", "start", "--host", s.prefect_host,
+             "--port", str(s.prefect_port)],
+            stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
+        wait_for_prefect(self.api_url, proc=self.proc, timeout_s=timeout_s)
+
+    def stop(self) -> None:
+        _stop(self.proc)
+        self.proc = None
+
+
+class Runner:
+    """`protect serve` in its own process: every deployment served, as `protect up` does."""
+
+    READY = b"polling for scheduled runs"
+
+    def __init__(self, log_path: Path, sweep_interval_s: int = 0) -> None:
+        self.log_path, self.sweep_interval_s, self.proc = log_path, sweep_interval_s, None
+
+    def start(self, timeout_s: float = 120) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        log = open(self.log_path, "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "app", "serve", "--sweep-interval",
+             str(self.sweep_interval_s)], stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"protect serve exited; see {self.log_path}")
+            if self.READY in self.log_path.read_bytes()[offset:]:
+                return
+            time.sleep(0.5)
+        raise RuntimeError(f"protect serve did not start in {timeout_s:.0f} s")
+
+    def stop(self) -> None:
+        _stop(self.proc)
+        self.proc = None
 
 
 def run_local(*, sweep_interval_s: int) -> None:
@@ -43,20 +96,14 @@ def run_local(*, sweep_interval_s: int) -> None:
     from deployments.serve import serve_all
 
     s = get_settings()
-    logs = s.home / "log"
-    logs.mkdir(parents=True, exist_ok=True)
-    server = start_prefect_server(str(logs / "prefect-server.log"))
+    server = PrefectServer(s.home / "log" / "prefect-server.log")
     try:
-        wait_for_prefect(s.prefect_api_url, proc=server)
+        server.start()
         print(f"Prefect UI:   {s.prefect_ui_url}")
         print(f"Prefect API:  {s.prefect_api_url}")
         print(f"Case store:   {s.database_url.split('@')[-1]}")
-        print(f"Server log:   {logs / 'prefect-server.log'}")
+        print(f"Server log:   {server.log_path}")
         print("Serving every procedure and the sweep; Ctrl-C stops everything.")
         serve_all(sweep_interval_s=sweep_interval_s)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        server.stop()

@@ -78,11 +78,17 @@ def _intake_record(data: Any) -> dict[str, Any]:
     return record
 
 
-def open_case(*, session: Session, data: Any, actor: str, now: datetime) -> Case:
-    """Check the intake form and open a case for the child; refuse with field errors otherwise."""
+def check_intake(data: Any) -> CaseOpen:
+    """The intake form, checked by the child_intake suite and the typed model."""
     form = check(CaseOpen, data, suite="child_intake", suite_record=_intake_record(data),
                  suite_fields={f: f"child.{f}" for f in INTAKE_FIELDS})
     assert isinstance(form, CaseOpen)
+    return form
+
+
+def open_case(*, session: Session, data: Any, actor: str, now: datetime) -> Case:
+    """Check the intake form and open a case for the child; refuse with field errors otherwise."""
+    form = check_intake(data)
     if form.child.id_number:
         existing = session.exec(select(Child).where(Child.id_number == form.child.id_number)).first()
         if existing is not None:

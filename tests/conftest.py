@@ -9,12 +9,10 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -74,73 +72,19 @@ def store() -> str:
     return url
 
 
-class PrefectServer:
-    """A real Prefect server on SQLite under the test home; can be stopped and started again."""
-
-    def __init__(self) -> None:
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.api_url = os.environ["PREFECT_API_URL"]
-
-    def start(self) -> None:
-        from app.local import wait_for_prefect
-
-        s = get_settings()
-        log = open(LOGS / "prefect-server.log", "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-             "--port", str(s.prefect_port)], stdout=log, stderr=subprocess.STDOUT)
-        wait_for_prefect(self.api_url, proc=self.proc, timeout_s=180)
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-            self.proc = None
-
-
-class Runner:
-    """`protect serve`: every deployment served, as in production."""
-
-    def __init__(self) -> None:
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        log = open(LOGS / "serve.log", "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve", "--sweep-interval", "0"],
-            stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("protect serve exited; see serve.log")
-            if b"polling for scheduled runs" in (LOGS / "serve.log").read_bytes():
-                return
-            time.sleep(0.5)
-        raise RuntimeError("protect serve did not start in 120 s")
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-            self.proc = None
-
-
 class System:
-    def __init__(self, server: PrefectServer, runner: Runner, store_url: str) -> None:
+    """What the flow tests run against."""
+
+    def __init__(self, server: Any, runner: Any, store_url: str) -> None:
         self.server, self.runner, self.store_url = server, runner, store_url
 
 
 @pytest.fixture(scope="session")
 def system(store: str) -> Iterator[System]:
     """A real Prefect server and a real runner serving every deployment."""
-    server, runner = PrefectServer(), Runner()
+    from app.local import PrefectServer, Runner
+
+    server, runner = PrefectServer(LOGS / "prefect-server.log"), Runner(LOGS / "serve.log")
     server.start()
     runner.start()
     try:

@@ -67,3 +67,9 @@ def test_street_child_is_rescued_returned_home_and_visited_for_a_year(system) ->
     complete(open_task(case, "r3.closing"), outcome="closed")
     assert wait_finished(r3).outcome == "closed"
     assert run_row(r2).status == run_row(r3).status == "completed"
+
+    history = protect_json("history", "--case", case)
+    assert sorted((r["name"].split("-")[2], r["state"]) for r in history["flow_runs"]) == [
+        ("R2", "Completed"), ("R3", "Completed")]
+    actions = [e["action"] for e in history["events"]]
+    assert actions.count("task.completed") == 11 and actions.count("timer.fired") == 4

@@ -1,0 +1,29 @@
+"""The deployments as data agree with the procedures and with what `protect up` serves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from deployments.serve import flows_by_code
+from flows.catalog import all_procedures
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_prefect_yaml_names_every_procedure_with_its_entrypoint() -> None:
+    spec = yaml.safe_load((ROOT / "deployments" / "prefect.yaml").read_text())
+    declared = {d["name"]: d["entrypoint"] for d in spec["deployments"]}
+    for code, proc in all_procedures().items():
+        assert declared[code.lower()] == proc.entrypoint
+    assert declared["every-minute"] == "flows/platform/sweep.py:sweep_flow"
+
+
+def test_every_entrypoint_is_the_flow_that_is_served() -> None:
+    served = flows_by_code()
+    for code, proc in all_procedures().items():
+        path, name = proc.entrypoint.split(":")
+        assert (ROOT / path).exists()
+        assert served[code].fn.__name__ == name
+        assert served[code].name == proc.flow_name

@@ -1,0 +1,31 @@
+"""The example forms in docs/examples are valid: a newcomer can use them verbatim."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from app.services import check_intake
+from app.validation import check
+from flows.catalog import all_procedures, step_spec
+
+EXAMPLES = Path(__file__).parent.parent / "docs" / "examples"
+FORMS = sorted(p for p in EXAMPLES.glob("*.json") if p.name != "case-open.json")
+
+
+@pytest.mark.parametrize("path", FORMS, ids=[p.stem for p in FORMS])
+def test_each_example_form_passes_its_steps_checks(path: Path) -> None:
+    spec = step_spec(path.stem.split("-", 1)[0])
+    check(spec.form, json.loads(path.read_text(encoding="utf-8")), suite=spec.suite)
+
+
+def test_every_step_has_an_example_form() -> None:
+    named = {p.stem.split("-", 1)[0] for p in FORMS}
+    assert named == {s.name for p in all_procedures().values() for s in p.steps}
+
+
+def test_the_intake_example_opens_a_case() -> None:
+    form = check_intake(json.loads((EXAMPLES / "case-open.json").read_text(encoding="utf-8")))
+    assert form.child.district == "xingqing"
