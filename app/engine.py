@@ -44,8 +44,12 @@ def begin_run(procedure_run_id: int, flow_run_id: str) -> dict[str, Any]:
                 "district": case.district, "params": dict(run.params)}
 
 
-def open_task(procedure_run_id: int, step: str, step_key: str, owner: str | None = None) -> int:
-    """Open the human step's task, or return the one already open for this run and key."""
+def open_task(procedure_run_id: int, step: str, step_key: str, owner: str | None = None,
+              correction: bool = False) -> int:
+    """Open the human step's task, or return the one already open for this run and key.
+
+    A `correction` task asks the same owner to submit the step's form again, corrected.
+    """
     spec = step_spec(step)
     now = clock.now()
     with db() as session:
@@ -62,7 +66,8 @@ def open_task(procedure_run_id: int, step: str, step_key: str, owner: str | None
         ladder = ladder_for(first, agency_nodes(session=session), bureau=spec.bureau)
         task = HumanTask(
             procedure_run_id=procedure_run_id, case_id=run.case_id, step_key=step_key,
-            step=step, title=spec.title, owner=first, first_owner=first, ladder=ladder, rung=0,
+            step=step, title=spec.title + (" (correct the data)" if correction else ""),
+            owner=first, first_owner=first, ladder=ladder, rung=0,
             deadline=spec.deadline, rung_deadline=spec.rung_deadline or spec.deadline,
             created_at=now, due_at=due_after(now, spec.deadline),
         )
@@ -76,6 +81,26 @@ def open_task(procedure_run_id: int, step: str, step_key: str, owner: str | None
                 payload={"agency": first, "event": "task.opened", "task_id": task.id,
                          "step": step, "due_at": task.due_at.isoformat()}, now=now)
         return int(task.id)  # type: ignore[arg-type]
+
+
+def check_record(procedure_run_id: int, step_key: str, context: dict[str, Any]) -> list[str]:
+    """Check a completed step's record again, with what the procedure knows (e.g. which
+    hospital admitted the child); return the codes of the problems found, [] when none."""
+    from expectations.runner import validate_record
+
+    with db() as session:
+        task = session.exec(select(HumanTask).where(
+            HumanTask.procedure_run_id == procedure_run_id,
+            HumanTask.step_key == step_key)).one()
+        spec = step_spec(task.step)
+        if spec.suite is None:
+            raise ValueError(f"step {task.step} has no suite to check its record with")
+        problems = [e.code for e in validate_record(spec.suite, {**task.record, **context})]
+        if problems:
+            audit.record(session=session, at=clock.now(), actor="system",
+                         action="record.refused", case_id=task.case_id,
+                         procedure_run_id=procedure_run_id, task_id=task.id, problems=problems)
+        return problems
 
 
 def open_timer(procedure_run_id: int, key: str, due_at: datetime) -> int:

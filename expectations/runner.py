@@ -215,6 +215,12 @@ def _derive_settlement_claim(row: dict[str, Any]) -> dict[str, Any]:
         "insurance_within_total": (
             (insurance <= total) if insurance is not None and total is not None else None
         ),
+        # Only when the procedure supplies the admitting hospital (its context check).
+        "hospital_is_admitting": (
+            (row["hospital_code"] == row["admitting_hospital"])
+            if row["hospital_code"] is not None and row["admitting_hospital"] is not None
+            else None
+        ),
     }
 
 

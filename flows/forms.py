@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 District = Literal["xingqing", "jinfeng", "xixia", "helan", "yongning", "lingwu"]
 AgencyCode = Annotated[str, Field(pattern=r"^[a-z]+(:[a-z0-9-]+)?$", max_length=64)]
 Notes = Annotated[str | None, Field(default=None, max_length=2000)]
+# Money in yuan: exact in Python, a JSON number on the wire (as the agency sent it; the suites
+# check numbers, and two decimals survive a float round trip).
+Amount = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2),
+                   PlainSerializer(float, return_type=float, when_used="json")]
 
 
 class Decision(BaseModel):

@@ -41,6 +41,7 @@ def _task(name: str):  # type: ignore[no-untyped-def]
 begin_run = _task("begin")(engine.begin_run)
 open_task = _task("open-task")(engine.open_task)
 open_timer = _task("set-timer")(engine.open_timer)
+check_record = _task("check-record")(engine.check_record)
 finish_run = _task("finish")(engine.finish_run)
 start_child = _task("start-procedure")(engine.start_child)
 notify = _task("notify")(engine.notify)
@@ -64,7 +65,8 @@ class Procedure:
         info = begin_run(procedure_run_id, str(ctx.flow_run.id))
         return cls(spec, procedure_run_id, info)
 
-    async def human(self, step: str, *, key: str | None = None, owner: str | None = None) -> Any:
+    async def human(self, step: str, *, key: str | None = None, owner: str | None = None,
+                    correction: bool = False) -> Any:
         """Open the task for `step` and suspend until its agency decides; return the decision.
 
         The flow's process exits while the agency works; the dispatcher resumes the run with
@@ -72,13 +74,33 @@ class Procedure:
         """
         spec = self.spec.step(step)
         step_key = key or step.split(".", 1)[1].replace("_", "-")
-        task_id = open_task(self.run_id, step, step_key, owner)
+        task_id = open_task(self.run_id, step, step_key, owner, correction)
         self.log.info("waiting for task %s (%s, owner %s)", task_id, step,
                       owner or spec.owner)
         decision = await asuspend_flow_run(wait_for_input=spec.decision,
                                            key=pause_key("task", step_key))
         self.log.info("task %s decided", task_id)
         return decision
+
+    async def human_checked(self, step: str, *, context: dict[str, Any],
+                            owner: str | None = None, rounds: int = 10) -> Any:
+        """A human step whose record is checked again against what the procedure knows.
+
+        The form passed its suite when it was submitted; here the same suite sees the
+        procedure's context too (e.g. the admitting hospital). A record that fails opens a
+        "correct the data" step for the same owner instead of stopping the case.
+        """
+        base = step.split(".", 1)[1].replace("_", "-")
+        for attempt in range(rounds):
+            key = base if attempt == 0 else f"{base}-fix-{attempt}"
+            decision = await self.human(step, key=key, owner=owner, correction=attempt > 0)
+            problems = check_record(self.run_id, key, context)
+            if not problems:
+                return decision
+            self.notify(owner or self.spec.step(step).owner or "center",
+                        "record.correction_needed", key=f"{key}-refused", step=step,
+                        problems=problems)
+        raise RuntimeError(f"{step}: the record was still refused after {rounds} corrections")
 
     async def wait_until(self, key: str, due_at: datetime) -> str:
         """A durable timer: suspend until the sweep fires it or it is cancelled."""

@@ -16,7 +16,8 @@ async def m1_emergency_treatment(procedure_run_id: int) -> str:
     refusal is reported to the health commission at once, which makes a hospital admit the
     child → civil affairs confirms street-child status (3 working days) → the hospital reports
     the discharge and submits its settlement claim (15 working days), checked by the
-    settlement suite → the protection center pays (20 working days).
+    settlement suite (a claim from another hospital goes back for correction) → the
+    protection center pays (20 working days).
 
     Args:
         procedure_run_id: the procedure run in the case store.
@@ -35,6 +36,6 @@ async def m1_emergency_treatment(procedure_run_id: int) -> str:
         return p.finish("not_street_child")
 
     await p.human("m1.discharge", owner=hospital)
-    await p.human("m1.claim", owner=hospital)
+    await p.human_checked("m1.claim", owner=hospital, context={"admitting_hospital": hospital})
     await p.human("m1.payment")
     return p.finish("settled")

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 from typing import Literal
 
 from pydantic import Field
 
 from flows.catalog import ProcedureSpec, StepSpec
-from flows.forms import AgencyCode, Decision, Notes
+from flows.forms import AgencyCode, Amount, Decision, Notes
 
 
 class AdmissionDecision(Decision):
@@ -45,7 +44,7 @@ class DischargeForm(DischargeDecision):
 
 
 class ClaimDecision(Decision):
-    amount_total: Decimal = Field(gt=0, max_digits=12, decimal_places=2)
+    amount_total: Amount = Field(gt=0)
 
 
 class ClaimForm(ClaimDecision):
@@ -53,12 +52,12 @@ class ClaimForm(ClaimDecision):
     invoice_no: str
     admission_date: date
     discharge_date: date
-    amount_insurance: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=2)
+    amount_insurance: Amount | None = None
 
 
 class PaymentDecision(Decision):
     paid_on: date
-    amount_paid: Decimal = Field(gt=0, max_digits=12, decimal_places=2)
+    amount_paid: Amount = Field(gt=0)
 
 
 class PaymentForm(PaymentDecision):

@@ -32,7 +32,12 @@ def test_hospital_treats_first_and_is_paid_after_a_checked_claim(system) -> None
     with pytest.raises(ValidationFailed) as refused:
         complete(claim, **bad)
     assert {e.field for e in refused.value.errors} == {"discharge_date"}
-    complete(claim, **{**bad, "discharge_date": today.isoformat(), "amount_insurance": 2000})
+    wrong_hospital = {**bad, "discharge_date": today.isoformat(), "amount_insurance": 2000,
+                      "hospital_code": "hospital:first-people"}
+    complete(claim, **wrong_hospital)  # passes the form's checks; the procedure's check refuses
+    fix = open_task(case, "m1.claim", key="claim-fix-1")
+    assert (fix.owner, fix.title.endswith("(correct the data)")) == (HOSPITAL, True)
+    complete(fix, **{**wrong_hospital, "hospital_code": HOSPITAL})
 
     complete(open_task(case, "m1.payment"), "center", paid_on=today.isoformat(),
              amount_paid=10800.5)
