@@ -42,9 +42,8 @@ def _read_json(path: Path) -> Any:
 
 
 def _ready() -> None:
-    from models.db import migrate
-
     from app.agencies import seed_agencies
+    from models.db import migrate
 
     migrate(get_settings().database_url)
     with db() as session:
@@ -165,7 +164,9 @@ def tasks(case: Annotated[str | None, typer.Option("--case")] = None,
     with db() as session:
         rows = [_task_row(t, no, now) for t, no in services.list_tasks(
             session=session, now=now, case_ref=case, agency=agency, overdue=overdue)]
-    lines = [f"{r['id']:>6}  {r['case']:<14} {r['step']:<20} {r['owner']:<28} "
+    for r in rows:
+        r["assignee"] = r["owner"] + ("" if r["owner_role"] == "worker" else f"/{r['owner_role']}")
+    lines = [f"{r['id']:>6}  {r['case']:<14} {r['step']:<20} {r['assignee']:<28} "
              f"due {r['due_at'][:16].replace('T', ' ')}{'  OVERDUE' if r['overdue'] else ''}"
              for r in rows]
     _out(rows, as_json, "\n".join(lines) or "no open tasks")
@@ -219,7 +220,7 @@ def history(case: Annotated[str, typer.Option("--case")], as_json: JsonOpt = Fal
     if data.get("prefect_error"):
         lines.append(f"  (Prefect not reachable: {data['prefect_error']})")
     lines.append("events:")
-    lines += [f"  {e['at'][:19]}  {e['actor']:<22} {e['action']:<20} "
+    lines += [f"  {_local(clock.parse_instant(e['at']))[:19]}  {e['actor']:<22} {e['action']:<20} "
               f"{json.dumps(e['detail'], ensure_ascii=False)}" for e in data["events"]]
     _out(data, as_json, "\n".join(lines))
 

@@ -11,7 +11,7 @@ from app import audit, clock
 from app.outbox import enqueue
 from app.rules.ladder import AgencyNode, ladder_for
 from app.rules.workdays import TZ, due_after
-from app.services import pause_key, start_procedure
+from app.services import start_procedure
 from app.store import db
 from flows.catalog import step_spec
 from models import Agency, Case, Child, HumanTask, ProcedureRun, Timer

@@ -90,7 +90,8 @@ def open_case(*, session: Session, data: Any, actor: str, now: datetime) -> Case
     """Check the intake form and open a case for the child; refuse with field errors otherwise."""
     form = check_intake(data)
     if form.child.id_number:
-        existing = session.exec(select(Child).where(Child.id_number == form.child.id_number)).first()
+        existing = session.exec(
+            select(Child).where(Child.id_number == form.child.id_number)).first()
         if existing is not None:
             raise Conflict(f"a child with this ID number is already recorded (child {existing.id});"
                            " a person must decide whether it is the same child")
@@ -99,8 +100,9 @@ def open_case(*, session: Session, data: Any, actor: str, now: datetime) -> Case
     session.flush()
     for g in form.guardians:
         session.add(Guardian(child_id=child.id, **g.model_dump()))
-    case = Case(case_no=f"tmp-{uuid.uuid4().hex[:24]}", child_id=child.id, district=form.child.district,
-                source=form.source, opened_at=now)
+    # The number needs the row's id; a unique placeholder holds its place until the flush.
+    case = Case(case_no=f"tmp-{uuid.uuid4().hex[:24]}", child_id=child.id,
+                district=form.child.district, source=form.source, opened_at=now)
     session.add(case)
     session.flush()
     case.case_no = f"C{now.astimezone(TZ).year}-{case.id:06d}"

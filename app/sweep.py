@@ -17,9 +17,10 @@ from sqlmodel import col, select
 
 from app import audit, clock
 from app.dispatch import dispatch
-from app.engine import pause_key, split_rung
+from app.engine import split_rung
 from app.outbox import enqueue
 from app.rules.workdays import due_after
+from app.services import pause_key
 from app.store import db
 from models import Case, HumanTask, ProcedureRun, Timer
 

@@ -39,6 +39,8 @@ def main() -> None:
     from app.settings import configure_prefect_env, get_settings
 
     configure_prefect_env()
+    from sqlmodel import select
+
     from app import clock, services
     from app.agencies import seed_agencies
     from app.dispatch import dispatch
@@ -46,7 +48,6 @@ def main() -> None:
     from app.store import db
     from models import HumanTask
     from models.db import migrate
-    from sqlmodel import select
     from tests.helpers import intake_form
 
     migrate(get_settings().database_url)

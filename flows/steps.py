@@ -18,7 +18,7 @@ from prefect.flow_runs import asuspend_flow_run
 from pydantic import BaseModel
 
 from app import engine
-from app.engine import pause_key
+from app.services import pause_key
 from flows.catalog import ProcedureSpec
 
 D = TypeVar("D", bound=BaseModel)

@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+# Which case store the whole suite runs on: "sqlite" (default) or "postgres".
+TEST_DATABASE = os.environ.get("PROTECT_TEST_DATABASE", "sqlite")
 for _name in [n for n in os.environ if n.startswith(("PREFECT_", "PROTECT_"))]:
     del os.environ[_name]
 
@@ -36,7 +38,7 @@ os.environ.update({
     "PREFECT_RUNNER_POLL_FREQUENCY": "1",
     "PREFECT_LOGGING_TO_API_BATCH_INTERVAL": "0.3",
 })
-if os.environ.get("PROTECT_TEST_DATABASE") == "postgres":
+if TEST_DATABASE == "postgres":
     from tests.pg import fresh_database
 
     os.environ["PROTECT_DATABASE_URL"] = fresh_database("protect_flows")

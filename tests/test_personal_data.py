@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import HOME, LOGS
-from tests.helpers import PERSONAL, complete, open_case, open_task, start, wait_for, flow_state
+from tests.helpers import PERSONAL, complete, flow_state, open_case, open_task, start, wait_for
 
 
 def _forms(value: str) -> list[bytes]:

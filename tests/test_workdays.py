@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -102,14 +102,14 @@ def test_zero_working_days_returns_the_same_instant() -> None:
 
 def test_results_are_in_utc() -> None:
     result = add_working_days(local(2026, 3, 6, 10), 1)
-    assert result.tzinfo == timezone.utc
-    assert result == datetime(2026, 3, 9, 2, 0, tzinfo=timezone.utc)
+    assert result.tzinfo == UTC
+    assert result == datetime(2026, 3, 9, 2, 0, tzinfo=UTC)
 
 
 def test_the_day_is_taken_in_shanghai_not_in_the_callers_timezone() -> None:
     # 2026-02-13 20:00 UTC is already Saturday 14 at 04:00 in Shanghai, a make-up day;
     # one working day later is Tuesday 24 at 04:00 local.
-    start = datetime(2026, 2, 13, 20, 0, tzinfo=timezone.utc)
+    start = datetime(2026, 2, 13, 20, 0, tzinfo=UTC)
     assert add_working_days(start, 1) == local(2026, 2, 24, 4)
 
 
@@ -237,7 +237,7 @@ def test_one_year_after_february_29_is_february_28() -> None:
 
 
 def test_due_after_returns_utc() -> None:
-    assert due_after(local(2026, 1, 31), "1mo").tzinfo == timezone.utc
+    assert due_after(local(2026, 1, 31), "1mo").tzinfo == UTC
 
 
 # --- naive datetimes

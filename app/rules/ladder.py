@@ -16,7 +16,9 @@ class AgencyNode(NamedTuple):
     bureau: str | None
 
 
-def ladder_for(owner: str, agencies: Mapping[str, AgencyNode], bureau: str | None = None) -> list[str]:
+def ladder_for(
+    owner: str, agencies: Mapping[str, AgencyNode], bureau: str | None = None
+) -> list[str]:
     """The rungs from `owner` up to the leading group office.
 
     Local owners climb community → street office → district government → the responsible

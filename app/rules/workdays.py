@@ -7,7 +7,7 @@ import logging
 import re
 import threading
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
@@ -111,7 +111,7 @@ def add_working_days(start: datetime, days: int) -> datetime:
         if is_working_day(day):
             counted += 1
     result = datetime.combine(day, local.timetz())
-    return result.astimezone(timezone.utc)
+    return result.astimezone(UTC)
 
 
 def working_days_between(start: datetime, end: datetime) -> int:
@@ -203,4 +203,4 @@ def due_after(start: datetime, spec: str) -> datetime:
         result = _add_months(local, duration.amount)
     else:  # "y": twelve months, which gives Feb 29 + 1 y = Feb 28 for free
         result = _add_months(local, 12 * duration.amount)
-    return result.astimezone(timezone.utc)
+    return result.astimezone(UTC)

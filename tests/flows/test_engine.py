@@ -15,7 +15,15 @@ from app.store import db
 from app.sweep import sweep
 from models import AuditEvent, HumanTask, OutboxMessage
 from tests.helpers import (
-    complete, flow_run, flow_state, open_case, open_task, protect, protect_json, start, wait_for,
+    complete,
+    flow_run,
+    flow_state,
+    open_case,
+    open_task,
+    protect,
+    protect_json,
+    start,
+    wait_for,
 )
 
 pytestmark = pytest.mark.flows

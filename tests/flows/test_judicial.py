@@ -12,7 +12,14 @@ from app.store import db
 from app.sweep import sweep
 from models import Timer
 from tests.helpers import (
-    complete, flow_state, open_case, open_task, runs_of, start, wait_finished, wait_for,
+    complete,
+    flow_state,
+    open_case,
+    open_task,
+    runs_of,
+    start,
+    wait_finished,
+    wait_for,
 )
 
 pytestmark = pytest.mark.flows

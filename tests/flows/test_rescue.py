@@ -12,8 +12,16 @@ from app.store import db
 from app.sweep import sweep
 from models import Timer
 from tests.helpers import (
-    complete, flow_run, open_case, open_task, protect_json, run_row, runs_of, start,
-    wait_finished, wait_for,
+    complete,
+    flow_run,
+    open_case,
+    open_task,
+    protect_json,
+    run_row,
+    runs_of,
+    start,
+    wait_finished,
+    wait_for,
 )
 
 pytestmark = pytest.mark.flows
@@ -56,7 +64,7 @@ def test_street_child_is_rescued_returned_home_and_visited_for_a_year(system) ->
 
     for months in (1, 3, 6, 12):
         key = f"visit-{months}m"
-        timer = wait_for(lambda: _pending_timer(r3, key), what=f"timer {key}")
+        timer = wait_for(lambda key=key: _pending_timer(r3, key), what=f"timer {key}")
         assert (timer.due_at - clock.now()).days >= months * 28 - 2
         assert sweep(now=timer.due_at + timedelta(minutes=1)).timers_fired >= 1
         visit = open_task(case, "r3.visit", key=key)
