@@ -70,22 +70,27 @@ def _task_row(t: Any, case_no: str, now: Any) -> dict[str, Any]:
 
 
 @cli.command()
-def up(sweep_interval: int = typer.Option(60, help="Seconds between scheduled sweeps.")) -> None:
+def up(sweep_interval: int = typer.Option(60, help="Seconds between scheduled sweeps."),
+       runner: RunnerOpt = "in-process") -> None:
     """Run the local system: Prefect server on SQLite, every deployment served, data seeded."""
     from app.local import run_local
 
     _ready()
-    run_local(sweep_interval_s=sweep_interval)
+    run_local(sweep_interval_s=sweep_interval, runner=runner)
+
+
+RunnerOpt = Annotated[str, typer.Option(
+    "--runner", help="'in-process' (fast, the default) or 'process' (Prefect's served runner).")]
 
 
 @cli.command()
-def serve(sweep_interval: int = typer.Option(60, help="Seconds between scheduled sweeps; 0: none.")
-          ) -> None:
+def serve(sweep_interval: int = typer.Option(60, help="Seconds between scheduled sweeps; 0: none."),
+          runner: RunnerOpt = "in-process") -> None:
     """Serve every deployment against an already running Prefect server."""
     from deployments.serve import serve_all
 
     _ready()
-    serve_all(sweep_interval_s=sweep_interval or None)
+    serve_all(sweep_interval_s=sweep_interval or None, runner=runner)
 
 
 @cli.command()

@@ -67,8 +67,10 @@ class Runner:
 
     READY = b"polling for scheduled runs"
 
-    def __init__(self, log_path: Path, sweep_interval_s: int = 0) -> None:
+    def __init__(self, log_path: Path, sweep_interval_s: int = 0,
+                 runner: str = "in-process") -> None:
         self.log_path, self.sweep_interval_s, self.proc = log_path, sweep_interval_s, None
+        self.runner = runner
 
     def start(self, timeout_s: float = 120) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -76,7 +78,8 @@ class Runner:
         log = open(self.log_path, "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "app", "serve", "--sweep-interval",
-             str(self.sweep_interval_s)], stdout=log, stderr=subprocess.STDOUT)
+             str(self.sweep_interval_s), "--runner", self.runner],
+            stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -91,7 +94,7 @@ class Runner:
         self.proc = None
 
 
-def run_local(*, sweep_interval_s: int) -> None:
+def run_local(*, sweep_interval_s: int, runner: str = "in-process") -> None:
     """Start the Prefect server, then serve every deployment until interrupted."""
     from deployments.serve import serve_all
 
@@ -104,6 +107,6 @@ def run_local(*, sweep_interval_s: int) -> None:
         print(f"Case store:   {s.database_url.split('@')[-1]}")
         print(f"Server log:   {server.log_path}")
         print("Serving every procedure and the sweep; Ctrl-C stops everything.")
-        serve_all(sweep_interval_s=sweep_interval_s)
+        serve_all(sweep_interval_s=sweep_interval_s, runner=runner)
     finally:
         server.stop()

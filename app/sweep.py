@@ -8,21 +8,21 @@ queries on status and time), not the open ones.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import update
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from app import audit, clock
 from app.dispatch import dispatch
 from app.engine import split_rung
-from app.outbox import enqueue
 from app.rules.workdays import due_after
 from app.services import pause_key
 from app.store import db
-from models import Case, HumanTask, ProcedureRun, Timer
+from models import Case, HumanTask, OutboxMessage, ProcedureRun, Timer
 
 log = logging.getLogger("protect.sweep")
 
@@ -40,74 +40,111 @@ class SweepReport:
         return asdict(self)
 
 
+# Items per transaction. One transaction per item cost a commit (an fsync on SQLite) and a
+# dozen ORM round trips per item; a batch keeps each item's compare-and-set and its audit event
+# and outbox message in one transaction, and stays short so other writers barely wait.
+BATCH = 100
+_TIMER: Any = Timer.__table__
+_TASK: Any = HumanTask.__table__
+
+
+def _batches(items: list[Any], size: int = BATCH) -> Iterator[list[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _enqueue_all(*, session: Session, messages: list[tuple[str, str, dict[str, Any]]],
+                 now: datetime) -> None:
+    """`outbox.enqueue` for a batch of (kind, dedupe key, payload): one look-up, one flush."""
+    if not messages:
+        return
+    keys = [key for _, key, _ in messages]
+    existing = set(session.exec(select(OutboxMessage.dedupe_key).where(
+        col(OutboxMessage.dedupe_key).in_(keys))).all())
+    session.add_all([OutboxMessage(kind=kind, dedupe_key=key, payload=payload, created_at=now,
+                                   next_attempt_at=now)
+                     for kind, key, payload in messages if key not in existing])
+
+
 def fire_timers(*, as_of: datetime, limit: int) -> int:
     with db() as session:
-        due = session.exec(select(Timer.id).where(
-            Timer.status == "pending", col(Timer.due_at) <= as_of
-        ).order_by(col(Timer.due_at)).limit(limit)).all()
+        due = session.exec(select(Timer.id, Timer.key, Timer.case_id, Timer.procedure_run_id)
+                           .where(Timer.status == "pending", col(Timer.due_at) <= as_of)
+                           .order_by(col(Timer.due_at)).limit(limit)).all()
     fired = 0
-    for timer_id in due:
+    # In id order, so that two sweeps lock rows (PostgreSQL) in the same order: one waits for
+    # the other's batch to commit, then its compare-and-set finds the row taken; no deadlock.
+    for batch in _batches(sorted(due, key=lambda t: t.id)):
         with db() as session:
-            res = session.exec(  # type: ignore[call-overload]
-                update(Timer).where(col(Timer.id) == timer_id, col(Timer.status) == "pending")
-                .values(status="fired", fired_at=as_of))
-            if res.rowcount != 1:
-                continue  # another sweep took it
-            timer = session.get(Timer, timer_id)
-            assert timer is not None
-            enqueue(session=session, kind="resume", dedupe_key=f"resume:timer:{timer_id}",
-                    payload={"procedure_run_id": timer.procedure_run_id,
-                             "pause_key": pause_key("timer", timer.key),
-                             "run_input": {"timer_id": timer_id, "outcome": "fired"}},
-                    now=clock.now())
-            audit.record(session=session, at=as_of, actor="sweep", action="timer.fired",
-                         case_id=timer.case_id, procedure_run_id=timer.procedure_run_id,
-                         timer=timer.key)
-            fired += 1
+            conn = session.connection()
+            taken = [t for t in batch if conn.execute(
+                update(_TIMER).where(_TIMER.c.id == t.id, _TIMER.c.status == "pending")
+                .values(status="fired", fired_at=as_of)).rowcount == 1]
+            # A timer another sweep took is skipped: its resume and audit are that sweep's.
+            _enqueue_all(session=session, now=clock.now(), messages=[
+                ("resume", f"resume:timer:{t.id}",
+                 {"procedure_run_id": t.procedure_run_id, "pause_key": pause_key("timer", t.key),
+                  "run_input": {"timer_id": t.id, "outcome": "fired"}}) for t in taken])
+            for t in taken:
+                audit.record(session=session, at=as_of, actor="sweep", action="timer.fired",
+                             case_id=t.case_id, procedure_run_id=t.procedure_run_id, timer=t.key)
+        fired += len(taken)
     return fired
 
 
 def escalate_tasks(*, as_of: datetime, limit: int) -> list[dict[str, Any]]:
     with db() as session:
-        due = session.exec(select(HumanTask.id, HumanTask.rung).where(
-            HumanTask.status == "open", col(HumanTask.escalate_at) <= as_of
-        ).order_by(col(HumanTask.escalate_at)).limit(limit)).all()
-    taken = []
-    for task_id, rung in due:
+        due = session.exec(select(
+            HumanTask.id, HumanTask.rung, HumanTask.ladder, HumanTask.rung_deadline,
+            HumanTask.owner, HumanTask.step, HumanTask.case_id, HumanTask.procedure_run_id,
+        ).where(HumanTask.status == "open", col(HumanTask.escalate_at) <= as_of)
+         .order_by(col(HumanTask.escalate_at)).limit(limit)).all()
+        if not due:
+            return []
+        runs = {r.id: r for r in session.exec(
+            select(ProcedureRun.id, ProcedureRun.code, ProcedureRun.flow_run_id, Case.case_no)
+            .join(Case, col(Case.id) == ProcedureRun.case_id)
+            .where(col(ProcedureRun.id).in_({t.procedure_run_id for t in due}))).all()}
+    # Every task due now gets the same deadline for the same rung length: compute each once.
+    deadlines: dict[str, datetime] = {}
+    taken: list[dict[str, Any]] = []
+    for batch in _batches(sorted(due, key=lambda t: t.id)):  # id order: see fire_timers
         with db() as session:
-            task = session.get(HumanTask, task_id)
-            assert task is not None
-            new_rung = rung + 1
-            if new_rung >= len(task.ladder):
-                continue
-            owner, role = split_rung(task.ladder[new_rung])
-            new_due = due_after(as_of, task.rung_deadline)
-            at_top = new_rung == len(task.ladder) - 1
-            res = session.exec(  # type: ignore[call-overload]
-                update(HumanTask)
-                .where(col(HumanTask.id) == task_id, col(HumanTask.rung) == rung,
-                       col(HumanTask.status) == "open")
-                .values(rung=new_rung, owner=owner, owner_role=role, due_at=new_due,
-                        escalate_at=None if at_top else new_due))
-            if res.rowcount != 1:
-                continue  # completed meanwhile, or another sweep took this rung
-            case = session.get(Case, task.case_id)
-            run = session.get(ProcedureRun, task.procedure_run_id)
-            assert case is not None and run is not None
-            info = {"task_id": task_id, "case_no": case.case_no, "procedure": run.code,
-                    "step": task.step, "rung": new_rung, "from": task.owner,
-                    "to": task.ladder[new_rung], "due_at": new_due.isoformat(),
-                    "flow_run_id": run.flow_run_id}
-            audit.record(session=session, at=as_of, actor="sweep", action="task.escalated",
-                         case_id=task.case_id, procedure_run_id=task.procedure_run_id,
-                         task_id=task_id, rung=new_rung, to=task.ladder[new_rung],
-                         due_at=new_due.isoformat())
-            enqueue(session=session, kind="notify",
-                    dedupe_key=f"notify:task:{task_id}:rung:{new_rung}",
-                    payload={"agency": owner, "event": "task.escalated",
-                             **{k: v for k, v in info.items() if k != "flow_run_id"}},
-                    now=clock.now())
-        taken.append(info)
+            conn = session.connection()
+            done = []
+            for t in batch:
+                new_rung = t.rung + 1
+                if new_rung >= len(t.ladder):
+                    continue
+                owner, role = split_rung(t.ladder[new_rung])
+                if t.rung_deadline not in deadlines:
+                    deadlines[t.rung_deadline] = due_after(as_of, t.rung_deadline)
+                new_due = deadlines[t.rung_deadline]
+                at_top = new_rung == len(t.ladder) - 1
+                res = conn.execute(
+                    update(_TASK)
+                    .where(_TASK.c.id == t.id, _TASK.c.rung == t.rung, _TASK.c.status == "open")
+                    .values(rung=new_rung, owner=owner, owner_role=role, due_at=new_due,
+                            escalate_at=None if at_top else new_due))
+                if res.rowcount != 1:
+                    continue  # completed meanwhile, or another sweep took this rung
+                run = runs[t.procedure_run_id]
+                done.append((t, owner, {
+                    "task_id": t.id, "case_no": run.case_no, "procedure": run.code,
+                    "step": t.step, "rung": new_rung, "from": t.owner,
+                    "to": t.ladder[new_rung], "due_at": new_due.isoformat(),
+                    "flow_run_id": run.flow_run_id}))
+            for t, _, info in done:
+                audit.record(session=session, at=as_of, actor="sweep", action="task.escalated",
+                             case_id=t.case_id, procedure_run_id=t.procedure_run_id,
+                             task_id=t.id, rung=info["rung"], to=info["to"],
+                             due_at=info["due_at"])
+            _enqueue_all(session=session, now=clock.now(), messages=[
+                ("notify", f"notify:task:{t.id}:rung:{info['rung']}",
+                 {"agency": owner, "event": "task.escalated",
+                  **{k: v for k, v in info.items() if k != "flow_run_id"}})
+                for t, owner, info in done])
+        taken.extend(info for _, _, info in done)
     return taken
 
 

@@ -18,25 +18,41 @@ def flows_by_code() -> dict[str, Any]:
             "J2": j2_hukou_registration}
 
 
-def build_deployments(*, sweep_interval_s: int | None = SWEEP_INTERVAL_S) -> list[Any]:
+def build_deployments(*, sweep_interval_s: int | None = SWEEP_INTERVAL_S
+                      ) -> list[tuple[Any, Any]]:
+    """Every deployment with the flow it runs: the procedures and the sweep."""
     from flows.catalog import all_procedures
     from flows.platform.sweep import sweep_flow
 
     specs = all_procedures()
-    deployments = [
-        f.to_deployment(name=code.lower(), tags=[specs[code].area, code],
-                        description=specs[code].title)
+    pairs = [
+        (f.to_deployment(name=code.lower(), tags=[specs[code].area, code],
+                         description=specs[code].title), f)
         for code, f in flows_by_code().items()
     ]
-    deployments.append(sweep_flow.to_deployment(
-        name="every-minute", tags=["platform"], interval=sweep_interval_s,
-        description="Fire due timers, escalate overdue tasks, deliver the outbox.",
-    ) if sweep_interval_s else sweep_flow.to_deployment(name="every-minute", tags=["platform"]))
-    return deployments
+    schedule = {"interval": sweep_interval_s} if sweep_interval_s else {}
+    pairs.append((sweep_flow.to_deployment(
+        name="every-minute", tags=["platform"],
+        description="Fire due timers, escalate overdue tasks, deliver the outbox.", **schedule,
+    ), sweep_flow))
+    return pairs
 
 
-def serve_all(*, sweep_interval_s: int | None = SWEEP_INTERVAL_S) -> None:
-    """Block, running every deployment's flow runs as they are scheduled or resumed."""
-    from prefect import serve
+def serve_all(*, sweep_interval_s: int | None = SWEEP_INTERVAL_S, runner: str = "in-process",
+              poll_s: float = 0.25) -> None:
+    """Block, running every deployment's flow runs as they are scheduled or resumed.
 
-    serve(*build_deployments(sweep_interval_s=sweep_interval_s), print_starting_message=True)
+    `runner="in-process"` (the default) executes runs in this process (deployments/executor.py);
+    `runner="process"` is Prefect's own served runner, one new process per run.
+    """
+    pairs = build_deployments(sweep_interval_s=sweep_interval_s)
+    if runner == "process":
+        from prefect import serve
+
+        serve(*[d for d, _ in pairs], print_starting_message=True)
+    elif runner == "in-process":
+        from deployments.executor import serve_in_process
+
+        serve_in_process(pairs, poll_s=poll_s)
+    else:
+        raise ValueError(f"unknown runner {runner!r}: 'in-process' or 'process'")

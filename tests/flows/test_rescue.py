@@ -14,6 +14,7 @@ from models import Timer
 from tests.helpers import (
     complete,
     flow_run,
+    flow_state,
     open_case,
     open_task,
     protect_json,
@@ -66,6 +67,7 @@ def test_street_child_is_rescued_returned_home_and_visited_for_a_year(system) ->
         key = f"visit-{months}m"
         timer = wait_for(lambda key=key: _pending_timer(r3, key), what=f"timer {key}")
         assert (timer.due_at - clock.now()).days >= months * 28 - 2
+        wait_for(lambda: flow_state(r3) == "Suspended", what=f"R3 to wait for {key}")
         assert sweep(now=timer.due_at + timedelta(minutes=1)).timers_fired >= 1
         visit = open_task(case, "r3.visit", key=key)
         assert visit.owner == HOME_STREET

@@ -1,0 +1,126 @@
+"""Run our deployments' flow runs inside one long-lived process, as soon as Prefect schedules them.
+
+Prefect's served runner starts a new Python process for every flow run it picks up, and a
+procedure's flow run is picked up again after every human step: each resume paid for a process
+start and Prefect's import (about 1.3 s here) on top of the runner's poll. Our flows are async
+and their steps are short, so this executor runs them as asyncio tasks in the serving process,
+with Prefect's own flow engine (`prefect.flow_engine.run_flow`, what the runner's child process
+runs). It claims a run the way the runner does, by proposing Pending: a run is executed by one
+executor even when several serve the same deployments.
+
+What is kept from the runner: the deployments are the same (`flow.to_deployment`), so the
+Prefect UI, `run_deployment`, schedules and suspensions behave as before. What is given up:
+a crash of this process takes its in-flight runs with it (Prefect then marks them crashed, as
+for a killed runner); code changes need a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+log = logging.getLogger("protect.executor")
+
+
+class Executor:
+    """Polls Prefect for scheduled runs of our deployments and runs each in this process."""
+
+    def __init__(self, deployments: list[tuple[Any, Any]], *, poll_s: float = 0.25,
+                 dispatch_s: float = 0.5, concurrency: int = 64) -> None:
+        self.dispatch_s = dispatch_s
+        self.deployments = deployments  # (RunnerDeployment, the flow it runs)
+        self.poll_s = poll_s
+        self.flows: dict[UUID, Any] = {}
+        self.active: dict[UUID, asyncio.Task[None]] = {}
+        self.slots = asyncio.Semaphore(concurrency)
+        self.stopping = asyncio.Event()
+
+    async def register(self) -> None:
+        """Create or update every deployment in Prefect; remember which flow runs which."""
+        for deployment, flow in self.deployments:
+            self.flows[await deployment.aapply()] = flow
+        log.info("serving %d deployments in-process", len(self.flows))
+
+    async def run(self) -> None:
+        from prefect.client.orchestration import get_client
+
+        await self.register()
+        print("Your deployments are being served and polling for scheduled runs!", flush=True)
+        dispatcher = asyncio.create_task(self._dispatch_loop())
+        async with get_client() as client:
+            while not self.stopping.is_set():
+                try:
+                    runs = await client.get_scheduled_flow_runs_for_deployments(
+                        deployment_ids=list(self.flows),
+                        scheduled_before=datetime.now(UTC) + timedelta(seconds=1))
+                except Exception as exc:  # noqa: BLE001 - Prefect may be restarting
+                    log.warning("could not poll Prefect: %s", type(exc).__name__)
+                    runs = []
+                for fr in runs:
+                    if fr.id not in self.active:
+                        self.active[fr.id] = asyncio.create_task(self._execute(client, fr))
+                try:
+                    await asyncio.wait_for(self.stopping.wait(), self.poll_s)
+                except TimeoutError:
+                    pass
+        dispatcher.cancel()
+        if self.active:
+            await asyncio.gather(*self.active.values(), return_exceptions=True)
+
+    async def _dispatch_loop(self) -> None:
+        """Deliver due resumes and starts continuously, not only at the next sweep.
+
+        An agency can complete a step, or the sweep fire a timer, in the instant between the
+        flow opening it and the flow suspending; such a resume waits ("not yet") and is retried
+        here within a second instead of a minute later by the scheduled sweep.
+        """
+        from app.dispatch import dispatch
+
+        while not self.stopping.is_set():
+            try:
+                await asyncio.to_thread(dispatch, kinds=("resume", "start"))
+            except Exception as exc:  # noqa: BLE001 - the case store may be restarting
+                log.warning("dispatch failed: %s", type(exc).__name__)
+            try:
+                await asyncio.wait_for(self.stopping.wait(), self.dispatch_s)
+            except TimeoutError:
+                pass
+
+    async def _execute(self, client: Any, flow_run: Any) -> None:
+        from prefect.exceptions import Abort, Pause
+        from prefect.flow_engine import run_flow
+        from prefect.states import Pending
+        from prefect.utilities.engine import propose_state
+
+        try:
+            async with self.slots:
+                try:
+                    state = await propose_state(client, Pending(), flow_run_id=flow_run.id)
+                except Abort:
+                    return  # another executor or runner took it
+                if not state.is_pending():
+                    return
+                flow = self.flows[flow_run.deployment_id]
+                run = await client.read_flow_run(flow_run.id)
+                try:
+                    await run_flow(flow, flow_run=run)
+                except (Pause, Abort):
+                    pass  # suspended (the normal end of a human step) or aborted by Prefect
+                except Exception:  # noqa: BLE001 - the engine has recorded the failure
+                    log.exception("flow run %s ended with an error", flow_run.id)
+        except Exception:  # noqa: BLE001 - keep serving the others
+            log.exception("could not execute flow run %s", flow_run.id)
+        finally:
+            self.active.pop(flow_run.id, None)
+
+
+def serve_in_process(deployments: list[tuple[Any, Any]], *, poll_s: float = 0.25) -> None:
+    """Block, executing every scheduled or resumed run of `deployments` in this process."""
+    executor = Executor(deployments, poll_s=poll_s)
+    try:
+        asyncio.run(executor.run())
+    except KeyboardInterrupt:
+        pass
