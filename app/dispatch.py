@@ -24,7 +24,7 @@ from models import Agency, Case, OutboxMessage, ProcedureRun
 
 log = logging.getLogger("protect.dispatch")
 LEASE = timedelta(minutes=2)
-NOT_YET_RETRY = timedelta(seconds=2)
+NOT_YET_RETRY = timedelta(seconds=0.2)
 
 
 class NotYet(Exception):
@@ -116,6 +116,11 @@ def _resume(payload: dict[str, Any]) -> None:
                 raise DeliveryError(f"flow run is {state.type.value}; it cannot be resumed")
             raise NotYet("the run is not suspended at this step yet")
         response = client.resume_flow_run(fr.id, run_input=payload.get("run_input"))
+        reason = str(getattr(response.details, "reason", "") or "")
+        if response.status == SetStateStatus.ABORT and "schema not found" in reason:
+            # The flow is suspended but has not yet saved its input schema (it does so
+            # right after the state change): a moment too early, not a failure.
+            raise NotYet("the run is still suspending")
         if response.status != SetStateStatus.ACCEPT:
             raise DeliveryError(f"Prefect refused the resume: {response.details}")
 
@@ -176,8 +181,9 @@ def dispatch(
         try:
             deliver(msg)
         except Exception as exc:  # noqa: BLE001 - any failure is retried, and reported
-            log.warning("outbox message %s (%s) not delivered: %s", msg.id, msg.kind,
-                        type(exc).__name__)
+            (log.debug if isinstance(exc, NotYet) else log.warning)(
+                "outbox message %s (%s) not delivered: %s", msg.id, msg.kind,
+                type(exc).__name__)
             report.failed += 1
             report.errors.append(f"{msg.kind} #{msg.id}: {exc}")
             _finish(msg, exc)

@@ -1,8 +1,9 @@
 """The sweep: fire due timers, escalate overdue tasks one rung, deliver the outbox.
 
-Safe to run twice at once: every change is a compare-and-set on the row's state, so each
-timer fires once and each rung is taken once. Its cost follows the due items (indexed
-queries on status and time), not the open ones.
+Safe to run twice at once: every change is a compare-and-set on the row's state, committed
+with its audit event and outbox message (in batches of up to 100 items per transaction), so
+each timer fires once and each rung is taken once. Its cost follows the due items (indexed
+queries on status and time), not the open ones: see B2 in docs/BENCHMARKS.md.
 """
 
 from __future__ import annotations

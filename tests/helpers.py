@@ -29,9 +29,14 @@ def id_number(birth: date, region: str = "640104") -> str:
     return first17 + check_digit(first17)
 
 
-def intake_form(*, birth: date = date(2014, 6, 1), district: str = "xingqing",
+def intake_form(*, birth: date | None = None, district: str = "xingqing",
                 intake_date: date | None = None, **child: Any) -> dict[str, Any]:
-    """A valid intake form with fresh, recognisable personal data."""
+    """A valid intake form with fresh, recognisable personal data.
+
+    The birth date is random (a child of compulsory school age) so that ID numbers do not
+    collide: three random sequence digits alone would, within a few dozen cases.
+    """
+    birth = birth or date(2011, 1, 1) + timedelta(days=random.randrange(6 * 365))
     tag = _digits(6)
     form = {
         "child": {

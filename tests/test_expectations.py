@@ -376,3 +376,172 @@ def test_validates_records_from_several_threads_at_once() -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda _: codes(validate_record("child_intake", record)), range(8)))
     assert results == [[("id_number", "id_number.check_digit")]] * 8
+
+
+# --- Batches: validate_records -------------------------------------------------------------------
+
+# Records accepted on the edge of the rules, as in test_accepts_records_on_the_edge_of_the_rules.
+EDGE_ACCEPTS: list[tuple[str, dict[str, Any]]] = [
+    ("child_intake", {"id_number": None, "hukou_district": None}),
+    ("child_intake", {"birth_date": "2006-06-02", "id_number": None}),
+    ("child_intake", {"birth_date": date(2010, 3, 15), "intake_date": date(2024, 6, 1)}),
+    ("followup_visit", {"notes": None, "child_seen": False}),
+    ("settlement_claim", {"amount_insurance": None}),
+    ("settlement_claim", {"amount_total": 1_000_000, "amount_insurance": 0}),
+    ("hukou_application", {"application_date": "2022-01-01"}),
+]
+
+
+TWO_ON_ONE_FIELD = {"hospital_code": "clinic:nx-0001", "admitting_hospital": "hospital:nx-0001"}
+
+
+def mixed_batch(suite: str) -> list[dict[str, Any]]:
+    """Valid records, each refusal of the suite, records failing several fields, wrong types."""
+    valid = VALID[suite]
+    batch = [dict(valid)]
+    batch += [{**valid, **changes} for name, changes, _, _ in REFUSALS if name == suite]
+    batch += [{**valid, **changes} for name, changes in EDGE_ACCEPTS if name == suite]
+    batch += [{}, {field: ["a list"] for field in valid}, {field: {"a": 1} for field in valid}]
+    batch.insert(len(batch) // 2, dict(valid))
+    if suite == "settlement_claim":  # fails two expectations on hospital_code
+        batch.append({**valid, **TWO_ON_ONE_FIELD})
+    if suite == "child_intake":
+        batch.append({**valid, "id_number": "abc", "birth_date": "2030-01-01"})
+        batch.append({**valid, "id_number": WRONG_CHECK, "name": "x" * 65, "sex": None})
+    return batch
+
+
+@pytest.mark.parametrize("suite", sorted(VALID))
+def test_a_batch_gets_the_errors_each_record_gets_alone(suite: str) -> None:
+    batch = mixed_batch(suite)
+    assert runner.validate_records(suite, batch) == [validate_record(suite, r) for r in batch]
+
+
+def test_a_batch_mixes_valid_and_refused_records_in_their_order() -> None:
+    refusals = [(changes, field, code) for name, changes, field, code in REFUSALS
+                if name == "child_intake"]
+    batch, expected = [], []
+    for changes, field, code in refusals:
+        batch += [{**VALID["child_intake"], **changes}, dict(VALID["child_intake"])]
+        expected += [[(field, code)], []]
+    results = runner.validate_records("child_intake", batch)
+    assert [codes(errors) for errors in results] == expected
+    backwards = runner.validate_records("child_intake", batch[::-1])
+    assert [codes(errors) for errors in backwards] == expected[::-1]
+
+
+def test_a_batch_reports_at_most_one_error_per_field_in_suite_order() -> None:
+    record = {**VALID["child_intake"], "id_number": "abc", "birth_date": "2030-01-01"}
+    assert [codes(errors) for errors in runner.validate_records("child_intake", [record, {}])] == [
+        [("birth_date", "birth_date.after_intake"), ("id_number", "id_number.format")],
+        [("name", "name.required"), ("sex", "sex.required"), ("birth_date", "birth_date.required"),
+         ("district", "district.required"), ("intake_date", "intake_date.required")],
+    ]
+    record = {**VALID["settlement_claim"], **TWO_ON_ONE_FIELD}
+    assert codes(validate_record("settlement_claim", record)) == [
+        ("hospital_code", "hospital_code.format"),
+    ]
+    assert [codes(errors) for errors in runner.validate_records("settlement_claim", [record])] == [
+        [("hospital_code", "hospital_code.format")],
+    ]
+
+
+def test_an_empty_batch_gives_an_empty_list() -> None:
+    assert runner.validate_records("child_intake", []) == []
+    assert runner.validate_records("settlement_claim", ()) == []
+
+
+def test_a_batch_refuses_an_unknown_suite_and_records_that_are_not_dicts() -> None:
+    with pytest.raises(ValueError):
+        runner.validate_records("no_such_suite", [])
+    with pytest.raises(TypeError):
+        runner.validate_records("child_intake", VALID["child_intake"])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="position 1") as raised:
+        runner.validate_records("child_intake", [VALID["child_intake"], "Secretvalue"])  # type: ignore[list-item]
+    assert "Secretvalue" not in str(raised.value)
+
+
+@pytest.mark.parametrize("suite", sorted(VALID))
+def test_a_batch_refusal_carries_only_the_suites_fixed_text(suite: str) -> None:
+    fixed = [
+        {key: expectation["meta"][key] for key in META_KEYS}
+        for expectation in load_suite_files()[suite]["expectations"]
+    ]
+    suite_text = (SUITES_DIR / f"{suite}.json").read_text(encoding="utf-8")
+    cases = [changes for name, changes, _, _ in REFUSALS if name == suite]
+    results = runner.validate_records(suite, [{**VALID[suite], **changes} for changes in cases])
+    for changes, errors in zip(cases, results, strict=True):
+        assert errors
+        submitted = [str(v) for v in changes.values() if len(str(v).strip()) >= 4]
+        submitted = [value for value in submitted if value not in suite_text]
+        for error in errors:
+            assert error.model_dump() in fixed
+            for value in submitted:
+                assert value not in error.message and value not in error.message_zh, error.code
+
+
+def test_a_refused_batch_leaves_no_value_in_the_logs_or_in_memory(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import gc
+
+    import pandas as pd
+
+    secret = "Zhuang Secretvalue"
+    batch = [VALID["child_intake"], {**VALID["child_intake"], "name": secret, "sex": secret,
+                                     "id_number": WRONG_CHECK}]
+    with caplog.at_level(logging.DEBUG):
+        assert runner.validate_records("child_intake", batch)[1]
+        assert validate_record("child_intake", batch[1])
+    assert secret not in caplog.text and WRONG_CHECK not in caplog.text
+    gc.collect()
+    for obj in gc.get_objects():  # GE keeps no DataFrame or Series holding a submitted value
+        if isinstance(obj, pd.DataFrame | pd.Series):
+            frame = obj.to_frame() if isinstance(obj, pd.Series) else obj
+            for column in frame.columns:
+                assert not frame[column].astype(str).isin([secret, WRONG_CHECK]).any()
+
+
+@pytest.mark.parametrize("suite", sorted(VALID))
+def test_the_prepared_suite_agrees_with_great_expectations_own_validate(suite: str) -> None:
+    # The runner resolves a metric graph it built once; GE's Batch.validate builds its own on
+    # every call. Both must fail the same expectations on the same rows.
+    state = runner._gx_state()
+    frame = runner._frame(suite, mixed_batch(suite))
+    with runner._LOCK:
+        prepared = runner._run(state, runner._plan(state, suite, runner._ROWS), frame)
+        batch = state.batch_definition.get_batch(batch_parameters={"dataframe": frame})
+        standard = batch.validate(state.suites[suite], result_format=runner._ROWS)
+    assert not standard.success
+    assert {
+        result.expectation_config.meta["code"]: (result.success, result.result)
+        for result in standard.results
+    } == {code: (result["success"], result.get("result", {})) for code, result in prepared.items()}
+
+
+def test_validates_batches_and_records_from_several_threads_at_once() -> None:
+    batch = mixed_batch("child_intake")
+    expected = [codes(errors) for errors in runner.validate_records("child_intake", batch)]
+
+    def one(n: int) -> list[list[tuple[str, str]]]:
+        if n % 2:
+            return [codes(validate_record("child_intake", record)) for record in batch[:5]]
+        return [codes(errors) for errors in runner.validate_records("child_intake", batch)]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(one, range(8)))
+    assert results == [expected if n % 2 == 0 else expected[:5] for n in range(8)]
+
+
+def test_a_failure_inside_great_expectations_is_raised_without_its_message(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import pandas as pd
+
+    state = runner._gx_state()
+    frame = pd.DataFrame({"name": ["Zhuang Secretvalue"]})  # none of the suite's other columns
+    with caplog.at_level(logging.DEBUG), runner._LOCK, pytest.raises(RuntimeError) as raised:
+        runner._run(state, runner._plan(state, "child_intake", runner._ONE), frame)
+    assert "Secretvalue" not in str(raised.value) and "Secretvalue" not in caplog.text
+    assert raised.value.__cause__ is None and raised.value.__context__ is None
+    assert validate_record("child_intake", VALID["child_intake"]) == []  # and it still works
