@@ -29,7 +29,7 @@ class Executor:
     """Polls Prefect for scheduled runs of our deployments and runs each in this process."""
 
     def __init__(self, deployments: list[tuple[Any, Any]], *, poll_s: float = 0.25,
-                 dispatch_s: float = 0.5, concurrency: int = 64) -> None:
+                 dispatch_s: float = 0.2, concurrency: int = 64) -> None:
         self.dispatch_s = dispatch_s
         self.deployments = deployments  # (RunnerDeployment, the flow it runs)
         self.poll_s = poll_s

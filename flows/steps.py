@@ -8,6 +8,9 @@ result instead of running again (DESIGN.md, invariant 5). Everything that crosse
 
 from __future__ import annotations
 
+import asyncio
+import functools
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any, Literal, TypeVar
 
@@ -33,21 +36,33 @@ class TimerInput(BaseModel):
     outcome: Literal["fired", "cancelled"]
 
 
-def _task(name: str):  # type: ignore[no-untyped-def]
+def _task(name: str, fn: Callable[..., Any]) -> Any:
+    """A case-store operation as an async Prefect task.
+
+    The work itself is synchronous database I/O: it runs in a worker thread, so that the
+    event loop — where many procedures' flow runs proceed at once in the serving process —
+    keeps going while one of them waits for the database. `functools.wraps` keeps the
+    operation's own signature and source, which Prefect uses for parameters and cache keys.
+    """
+
+    @functools.wraps(fn)
+    async def run(*args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
     return task(name=name, cache_policy=REPLAY_SAFE, persist_result=True, retries=2,
-                retry_delay_seconds=1)
+                retry_delay_seconds=1)(run)
 
 
-begin_run = _task("begin")(engine.begin_run)
-open_task = _task("open-task")(engine.open_task)
-open_timer = _task("set-timer")(engine.open_timer)
-check_record = _task("check-record")(engine.check_record)
-finish_run = _task("finish")(engine.finish_run)
-start_child = _task("start-procedure")(engine.start_child)
-notify = _task("notify")(engine.notify)
-set_placement = _task("record-placement")(engine.set_placement)
-placement_date = _task("read-placement-date")(engine.placement_date)
-is_school_age = _task("check-school-age")(engine.is_school_age)
+begin_run = _task("begin", engine.begin_run)
+open_task = _task("open-task", engine.open_task)
+open_timer = _task("set-timer", engine.open_timer)
+check_record = _task("check-record", engine.check_record)
+finish_run = _task("finish", engine.finish_run)
+start_child = _task("start-procedure", engine.start_child)
+notify = _task("notify", engine.notify)
+set_placement = _task("record-placement", engine.set_placement)
+placement_date = _task("read-placement-date", engine.placement_date)
+is_school_age = _task("check-school-age", engine.is_school_age)
 
 
 class Procedure:
@@ -59,10 +74,10 @@ class Procedure:
         self.log = get_run_logger()
 
     @classmethod
-    def begin(cls, spec: ProcedureSpec, procedure_run_id: int) -> Procedure:
+    async def begin(cls, spec: ProcedureSpec, procedure_run_id: int) -> Procedure:
         ctx = FlowRunContext.get()
         assert ctx is not None and ctx.flow_run is not None, "a procedure runs inside a flow run"
-        info = begin_run(procedure_run_id, str(ctx.flow_run.id))
+        info = await begin_run(procedure_run_id, str(ctx.flow_run.id))
         return cls(spec, procedure_run_id, info)
 
     async def human(self, step: str, *, key: str | None = None, owner: str | None = None,
@@ -74,7 +89,7 @@ class Procedure:
         """
         spec = self.spec.step(step)
         step_key = key or step.split(".", 1)[1].replace("_", "-")
-        task_id = open_task(self.run_id, step, step_key, owner, correction)
+        task_id = await open_task(self.run_id, step, step_key, owner, correction)
         self.log.info("waiting for task %s (%s, owner %s)", task_id, step,
                       owner or spec.owner)
         decision = await asuspend_flow_run(wait_for_input=spec.decision,
@@ -94,42 +109,42 @@ class Procedure:
         for attempt in range(rounds):
             key = base if attempt == 0 else f"{base}-fix-{attempt}"
             decision = await self.human(step, key=key, owner=owner, correction=attempt > 0)
-            problems = check_record(self.run_id, key, context)
+            problems = await check_record(self.run_id, key, context)
             if not problems:
                 return decision
-            self.notify(owner or self.spec.step(step).owner or "center",
+            await self.notify(owner or self.spec.step(step).owner or "center",
                         "record.correction_needed", key=f"{key}-refused", step=step,
                         problems=problems)
         raise RuntimeError(f"{step}: the record was still refused after {rounds} corrections")
 
     async def wait_until(self, key: str, due_at: datetime) -> str:
         """A durable timer: suspend until the sweep fires it or it is cancelled."""
-        timer_id = open_timer(self.run_id, key, due_at)
+        timer_id = await open_timer(self.run_id, key, due_at)
         self.log.info("timer %s (%s) set for %s", timer_id, key, due_at.date().isoformat())
         result = await asuspend_flow_run(wait_for_input=TimerInput, key=pause_key("timer", key))
         self.log.info("timer %s %s", timer_id, result.outcome)
         return str(result.outcome)
 
-    def start(self, code: str, *, key: str, params: dict[str, Any] | None = None) -> int:
+    async def start(self, code: str, *, key: str, params: dict[str, Any] | None = None) -> int:
         """Start another procedure for the same case: a separate flow run, linked by the case."""
-        child = start_child(self.run_id, code, key, params or {})
+        child = await start_child(self.run_id, code, key, params or {})
         self.log.info("started %s as procedure run %s", code, child)
         return int(child)
 
-    def notify(self, agency: str, event: str, *, key: str, **data: Any) -> None:
-        notify(self.run_id, agency, event, key, **data)
+    async def notify(self, agency: str, event: str, *, key: str, **data: Any) -> None:
+        await notify(self.run_id, agency, event, key, **data)
 
-    def record_placement(self, placed_on: date) -> None:
-        set_placement(self.run_id, placed_on)
+    async def record_placement(self, placed_on: date) -> None:
+        await set_placement(self.run_id, placed_on)
 
-    def placement_date(self) -> date | None:
-        return placement_date(self.run_id)  # type: ignore[no-any-return]
+    async def placement_date(self) -> date | None:
+        return await placement_date(self.run_id)  # type: ignore[no-any-return]
 
-    def is_school_age(self, on: date, ages: tuple[int, int]) -> bool:
-        return bool(is_school_age(self.run_id, on, ages))
+    async def is_school_age(self, on: date, ages: tuple[int, int]) -> bool:
+        return bool(await is_school_age(self.run_id, on, ages))
 
-    def finish(self, outcome: str) -> str:
-        finish_run(self.run_id, outcome)
+    async def finish(self, outcome: str) -> str:
+        await finish_run(self.run_id, outcome)
         self.log.info("procedure finished: %s", outcome)
         return outcome
 

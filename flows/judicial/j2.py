@@ -22,17 +22,17 @@ async def j2_hukou_registration(procedure_run_id: int) -> str:
     Args:
         procedure_run_id: the procedure run in the case store.
     """
-    p = Procedure.begin(J2, procedure_run_id)
+    p = await Procedure.begin(J2, procedure_run_id)
     given = p.params.get("placed_on")  # a placement recorded when J2 is started by hand
     if given:
-        p.record_placement(date.fromisoformat(given))
-    placed_on = p.placement_date()
+        await p.record_placement(date.fromisoformat(given))
+    placed_on = await p.placement_date()
     if placed_on is None:
-        return p.finish("not_placed")
+        return await p.finish("not_placed")
 
     clock = await p.wait_until("two-years", due_after(morning(placed_on), WAIT))
     if clock == "cancelled":
-        return p.finish("family_found")
+        return await p.finish("family_found")
 
     await p.human("j2.registration")
-    return p.finish("registered")
+    return await p.finish("registered")

@@ -22,20 +22,20 @@ async def m1_emergency_treatment(procedure_run_id: int) -> str:
     Args:
         procedure_run_id: the procedure run in the case store.
     """
-    p = Procedure.begin(M1, procedure_run_id)
+    p = await Procedure.begin(M1, procedure_run_id)
     hospital = p.params.get("hospital") or DEFAULT_HOSPITAL
 
     admission = await p.human("m1.admission", owner=hospital)
     if admission.outcome == "refused":
-        p.notify("health", "m1.admission_refused", key="refused", hospital=hospital)
+        await p.notify("health", "m1.admission_refused", key="refused", hospital=hospital)
         intervention = await p.human("m1.intervention")
         hospital = intervention.admitted_at
 
     status = await p.human("m1.status")
     if not status.confirmed:
-        return p.finish("not_street_child")
+        return await p.finish("not_street_child")
 
     await p.human("m1.discharge", owner=hospital)
     await p.human_checked("m1.claim", owner=hospital, context={"admitting_hospital": hospital})
     await p.human("m1.payment")
-    return p.finish("settled")
+    return await p.finish("settled")

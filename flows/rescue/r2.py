@@ -23,23 +23,23 @@ async def r2_street_child_rescue(procedure_run_id: int) -> str:
     Args:
         procedure_run_id: the procedure run in the case store (an id, never personal data).
     """
-    p = Procedure.begin(R2, procedure_run_id)
+    p = await Procedure.begin(R2, procedure_run_id)
 
     for attempt in range(1, MAX_OUTREACH + 1):
         outreach = await p.human("r2.outreach", key=f"outreach-{attempt}")
         if outreach.outcome == "accepted":
             break
     else:
-        return p.finish("not_reached")
+        return await p.finish("not_reached")
 
     intake = await p.human("r2.intake")
     if intake.ill_or_injured:
-        p.start("M1", key="intake-ill")
+        await p.start("M1", key="intake-ill")
 
     identity = await p.human("r2.identity")
     if identity.outcome == "family_found":
-        p.start("R3", key="return-home")
-        return p.finish("returned_home")
+        await p.start("R3", key="return-home")
+        return await p.finish("returned_home")
 
     if identity.infant_or_parent_imprisoned:
         placer = "welfare"
@@ -50,6 +50,6 @@ async def r2_street_child_rescue(procedure_run_id: int) -> str:
     else:
         placer = f"district:{p.params.get('found_district') or p.info['district']}"
     placement = await p.human("r2.placement", owner=placer)
-    p.record_placement(placement.placed_on)
-    p.start("J2", key="no-family")
-    return p.finish("placed")
+    await p.record_placement(placement.placed_on)
+    await p.start("J2", key="no-family")
+    return await p.finish("placed")

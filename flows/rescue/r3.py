@@ -22,18 +22,18 @@ async def r3_return_home(procedure_run_id: int) -> str:
     Args:
         procedure_run_id: the procedure run in the case store.
     """
-    p = Procedure.begin(R3, procedure_run_id)
+    p = await Procedure.begin(R3, procedure_run_id)
 
     assessment = await p.human("r3.assessment")
     if not (assessment.guardian_able and assessment.home_safe):
-        p.notify("center", "r3.home_unsafe", key="home-unsafe")
-        return p.finish("home_unsafe")
+        await p.notify("center", "r3.home_unsafe", key="home-unsafe")
+        return await p.finish("home_unsafe")
     home_street = assessment.home_street
 
     escort = await p.human("r3.escort")
     handed_over = escort.handed_over_on
 
-    if p.is_school_age(handed_over, SCHOOL_AGE):
+    if await p.is_school_age(handed_over, SCHOOL_AGE):
         await p.human("r3.school_referral")
 
     for months in VISIT_MONTHS:
@@ -41,10 +41,10 @@ async def r3_return_home(procedure_run_id: int) -> str:
         await p.wait_until(f"visit-{months}m", visit_day)
         visit = await p.human("r3.visit", key=f"visit-{months}m", owner=home_street)
         if visit.situation in ("ran_away", "guardian_failing"):
-            p.notify("center", f"r3.{visit.situation}", key=f"visit-{months}m-alert",
+            await p.notify("center", f"r3.{visit.situation}", key=f"visit-{months}m-alert",
                      visit=f"{months}m")
         for need in visit.needs:
-            p.notify("center", "r3.need", key=f"visit-{months}m-need-{need}", need=need)
+            await p.notify("center", "r3.need", key=f"visit-{months}m-need-{need}", need=need)
 
     closing = await p.human("r3.closing")
-    return p.finish("closed" if closing.outcome == "closed" else "kept_open")
+    return await p.finish("closed" if closing.outcome == "closed" else "kept_open")
