@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     webhook_timeout_s: float = 5.0
     timezone: str = "Asia/Shanghai"
     outbox_max_attempts: int = 50
+    # Flow runs executing at once in one serving process. Prefect's server on SQLite takes
+    # one writer at a time: more concurrent runs only contend for its lock.
+    executor_concurrency: int = 8
 
     @model_validator(mode="after")
     def _resolve(self) -> Settings:

@@ -119,7 +119,10 @@ class Executor:
 
 def serve_in_process(deployments: list[tuple[Any, Any]], *, poll_s: float = 0.25) -> None:
     """Block, executing every scheduled or resumed run of `deployments` in this process."""
-    executor = Executor(deployments, poll_s=poll_s)
+    from app.settings import get_settings
+
+    executor = Executor(deployments, poll_s=poll_s,
+                        concurrency=get_settings().executor_concurrency)
     try:
         asyncio.run(executor.run())
     except KeyboardInterrupt:

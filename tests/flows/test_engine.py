@@ -188,3 +188,20 @@ def test_a_completion_while_prefect_is_down_is_kept_and_resumes_after_a_sweep(sy
 
     wait_for(delivered, timeout=120, what="the resume to be delivered by a sweep")
     assert open_task(case, "r2.intake", timeout=120).status == "open"
+
+
+def test_prefects_own_process_runner_serves_the_same_procedures(system) -> None:
+    from app.local import Runner
+    from tests.conftest import LOGS
+
+    system.runner.stop()
+    process = Runner(LOGS / "serve-process-runner.log", runner="process")
+    process.start()
+    try:
+        case = open_case()
+        start(case, "R2")
+        complete(open_task(case, "r2.outreach"), outcome="accepted")
+        assert open_task(case, "r2.intake").owner == "center"
+    finally:
+        process.stop()
+        system.runner.start()

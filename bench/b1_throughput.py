@@ -1,0 +1,411 @@
+"""B1: procedure throughput, side by side with bare Prefect (stock and floor) in the same run.
+
+Each variant (SQLite; PostgreSQL for both the case store and Prefect) runs in its own process,
+because Prefect reads its settings once. In a variant:
+- ours: CASES M1 procedures (five human steps each: admission, status, discharge, claim with
+  its suite and its check in the flow, payment) on the local system (Prefect server + `protect
+  serve`). A pool of simulated agencies completes every task through the service layer as soon
+  as it appears, and delivers the resume at once, as the API does.
+- stock: the bare five-step flow (bench/bare.py) served with `flow.serve()` and Prefect's
+  default settings; resumed by the same kind of pool. Fewer cases within a time budget: it is
+  slow, and a rate needs no more.
+- floor: the same bare flow on our in-process executor and settings.
+The figures: completions per second sustained; procedure starts per second; p50/p95 from a
+completion's commit to the next task being open (from the case store's own timestamps); our
+throughput over stock's; our per-step cost over floor's. Peak RSS of each process feeds B5,
+and the sqlite variant ends by suspending 1,000 procedures and reading the serving process's
+RSS. Usage: `.venv/bin/python -m bench.b1_throughput [--quick]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).parent.parent
+STEPS = 5
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _rss_mb(pid: int, field: str) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _setup_env(kind: str, home: Path) -> dict[str, str]:
+    """Environment of one variant, set before Prefect is imported."""
+    for name in [n for n in os.environ if n.startswith(("PREFECT_", "PROTECT_"))]:
+        del os.environ[name]
+    env = {"PROTECT_HOME": str(home), "PROTECT_PREFECT_PORT": str(_free_port())}
+    if kind == "postgres":
+        sys.path.insert(0, str(ROOT))
+        from tests.pg import fresh_database
+
+        env["PROTECT_DATABASE_URL"] = fresh_database("protect_bench_store")
+        prefect_db = fresh_database("protect_bench_prefect")
+        env["PREFECT_API_DATABASE_CONNECTION_URL"] = prefect_db.replace("+psycopg", "+asyncpg")
+    os.environ.update(env)
+    return env
+
+
+# --- ours -------------------------------------------------------------------------------------
+
+FORMS: dict[str, Any] = {}
+
+
+def _forms(today: str) -> dict[str, dict[str, Any]]:
+    from flows.medical.spec import DEFAULT_HOSPITAL
+
+    return {
+        "m1.admission": {"outcome": "admitted"},
+        "m1.status": {"confirmed": True},
+        "m1.discharge": {"discharged_on": today},
+        "m1.claim": {"hospital_code": DEFAULT_HOSPITAL, "invoice_no": "INV-2026-0001",
+                     "admission_date": today, "discharge_date": today, "amount_total": 1280.5},
+        "m1.payment": {"paid_on": today, "amount_paid": 1280.5},
+    }
+
+
+def _agency_pool(run_ids: set[int], stop: threading.Event, workers: int = 3) -> list[float]:
+    """Complete every open task of `run_ids` as soon as it appears; return completion instants."""
+    from sqlmodel import col, select
+
+    from app import clock, services
+    from app.errors import Conflict
+    from app.store import db
+    from models import HumanTask
+
+    forms = _forms(clock.now().date().isoformat())
+    done: list[float] = []
+    lock = threading.Lock()
+
+    def work(me: int) -> None:
+        while not stop.is_set():
+            with db() as session:
+                open_ids = session.exec(select(HumanTask.id, HumanTask.step,
+                                               HumanTask.procedure_run_id,
+                                               HumanTask.owner).where(
+                    HumanTask.status == "open",
+                    col(HumanTask.procedure_run_id).in_(run_ids))).all()
+            mine = [t for t in open_ids if t[0] % workers == me]
+            if not mine:
+                time.sleep(0.02)
+                continue
+            for task_id, step, _run_id, owner in mine:
+                try:
+                    with db() as session:
+                        services.complete_task(session=session, task_id=task_id,
+                                               agency=owner, form=forms[step],
+                                               actor="bench", now=clock.now())
+                except Conflict:
+                    continue
+                with lock:
+                    done.append(time.monotonic())
+                # Delivery is the serving process's dispatcher's job (within 0.2 s), as for
+                # a completion through the API: the agency's request does not wait on Prefect.
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return done
+
+
+def run_ours(cases: int) -> dict[str, Any]:
+    from sqlmodel import col, select
+
+    from app import clock, services
+    from app.dispatch import dispatch
+    from app.store import db
+    from models import HumanTask, ProcedureRun
+    from tests.helpers import intake_form
+
+    with db() as session:
+        case_ids = [services.open_case(session=session, data=intake_form(), actor="bench",
+                                       now=clock.now()).id for _ in range(cases)]
+    stop = threading.Event()
+    run_ids: set[int] = set()
+    t0 = time.monotonic()
+    for case_id in case_ids:
+        with db() as session:
+            run = services.start_procedure(session=session, case_id=case_id, code="M1",
+                                           actor="bench", now=clock.now())
+            run_ids.add(int(run.id))
+        dispatch(kinds=("start",), run_ids=[run.id])
+    starts_s = time.monotonic() - t0
+    pool_result: list[list[float]] = []
+    pool = threading.Thread(target=lambda: pool_result.append(_agency_pool(run_ids, stop)))
+    pool.start()
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        with db() as session:
+            finished = session.exec(select(ProcedureRun.id).where(
+                col(ProcedureRun.id).in_(run_ids), ProcedureRun.status == "completed")).all()
+        if len(finished) == len(run_ids):
+            break
+        time.sleep(0.5)
+    stop.set()
+    pool.join()
+    done = sorted(pool_result[0])
+    gaps: list[float] = []
+    with db() as session:
+        tasks = session.exec(select(HumanTask).where(col(HumanTask.procedure_run_id).in_(run_ids))
+                             .order_by(col(HumanTask.procedure_run_id), col(HumanTask.id))).all()
+    for prev, nxt in zip(tasks, tasks[1:], strict=False):
+        if prev.procedure_run_id == nxt.procedure_run_id and prev.completed_at:
+            gaps.append((nxt.created_at - prev.completed_at).total_seconds())
+    span = done[-1] - done[0] if len(done) > 1 else float("nan")
+    return {"completions": len(done), "completions_per_s": (len(done) - 1) / span,
+            "starts_per_s": cases / starts_s, "gaps": gaps, "finished": len(finished),
+            "cases": cases}
+
+
+def suspend_many(n: int) -> int:
+    """Start n M1 procedures and wait until each waits at its first step."""
+    from sqlmodel import func, select
+
+    from app import clock, services
+    from app.dispatch import dispatch
+    from app.store import db
+    from models import HumanTask
+    from tests.helpers import intake_form
+
+    for _ in range(n):
+        with db() as session:
+            case = services.open_case(session=session, data=intake_form(), actor="bench",
+                                      now=clock.now())
+            run = services.start_procedure(session=session, case_id=case.id, code="M1",
+                                           actor="bench", now=clock.now())
+        dispatch(kinds=("start",), run_ids=[run.id])
+    deadline = time.monotonic() + 400
+    while time.monotonic() < deadline:
+        with db() as session:
+            opened = session.exec(select(func.count()).select_from(HumanTask).where(
+                HumanTask.status == "open", HumanTask.step == "m1.admission")).one()
+        if opened >= n:
+            break
+        time.sleep(1)
+    time.sleep(3)  # the last ones finish suspending
+    return int(opened)
+
+
+# --- bare Prefect -------------------------------------------------------------------------------
+
+
+def run_bare(mode: str, cases: int, budget_s: float, home: Path) -> dict[str, Any]:
+    """Drive the bare flow served the `mode` way; resume every paused run at once."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterId,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.deployments import run_deployment
+
+    env = dict(os.environ)
+    if mode == "stock":
+        env["PREFECT_RUNNER_POLL_FREQUENCY"] = "10"  # Prefect's default, what a user gets
+    log = open(home / "log" / f"bare-{mode}.log", "ab")  # noqa: SIM115
+    proc = subprocess.Popen([sys.executable, "-m", "bench.bare", mode], cwd=ROOT, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        name = f"bare-steps/{mode}"
+        with get_client(sync_client=True) as client:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    deployment = client.read_deployment_by_name(name)
+                    break
+                except Exception:  # noqa: BLE001 - not registered yet
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.5)
+            time.sleep(2)
+            for _ in range(cases):
+                run_deployment(name, timeout=0, parameters={"steps": STEPS})
+            resumed: dict[tuple[str, str], float] = {}
+            gaps: list[float] = []
+            cycles: list[float] = []
+            start = time.monotonic()
+            total = cases * STEPS
+            while time.monotonic() - start < budget_s and len(cycles) < total:
+                paused = client.read_flow_runs(
+                    deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id])),
+                    flow_run_filter=FlowRunFilter(state=FlowRunFilterState(
+                        type=FlowRunFilterStateType(any_=[StateType.PAUSED]))), limit=200)
+                for fr in paused:
+                    key = fr.state.state_details.pause_key
+                    if (str(fr.id), key) in resumed:
+                        continue
+                    step = int(key.rsplit("-", 1)[1])
+                    if step > 0 and (str(fr.id), f"step-{step - 1}") in resumed:
+                        gaps.append(fr.state.timestamp.timestamp()
+                                    - resumed[(str(fr.id), f"step-{step - 1}")])
+                    try:
+                        client.resume_flow_run(fr.id, run_input={"ok": True})
+                    except Exception:  # noqa: BLE001 - raced with its own state change
+                        continue
+                    resumed[(str(fr.id), key)] = time.time()
+                    cycles.append(time.monotonic())
+                time.sleep(0.05)
+            elapsed = time.monotonic() - start
+        rss = _rss_mb(proc.pid, "VmHWM")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return {"cycles": len(cycles), "cycles_per_s": len(cycles) / elapsed, "gaps": gaps,
+            "peak_rss_mb": rss}
+
+
+# --- one variant, in its own process ----------------------------------------------------------
+
+
+def variant(kind: str, quick: bool, ours_only: int | None = None) -> dict[str, Any]:
+    home = Path(tempfile.mkdtemp(prefix=f"protect-b1-{kind}-"))
+    _setup_env(kind, home)
+    from app.settings import configure_prefect_env, get_settings
+
+    configure_prefect_env()
+    from app.agencies import seed_agencies
+    from app.local import PrefectServer, Runner
+    from app.store import db
+    from models.db import migrate
+
+    migrate(get_settings().database_url)
+    with db() as session:
+        seed_agencies(session=session)
+    server = PrefectServer(home / "log" / "server.log")
+    runner = Runner(home / "log" / "serve.log")
+    server.start()
+    runner.start()
+    cases = ours_only or (40 if quick else 200)
+    out: dict[str, Any] = {"kind": kind}
+    try:
+        out["ours"] = run_ours(cases)
+        if ours_only:
+            return out
+        out["ours"]["serve_peak_rss_mb"] = _rss_mb(runner.proc.pid, "VmHWM")
+        out["ours"]["server_peak_rss_mb"] = _rss_mb(server.proc.pid, "VmHWM")
+        out["ours"]["driver_peak_rss_mb"] = _rss_mb(os.getpid(), "VmHWM")
+        if kind == "sqlite":
+            n = 200 if quick else 1000
+            out["suspended"] = suspend_many(n)
+            out["serve_rss_mb_suspended"] = _rss_mb(runner.proc.pid, "VmRSS")
+    finally:
+        runner.stop()
+        if ours_only:
+            server.stop()
+    try:
+        out["floor"] = run_bare("floor", cases, 300, home)
+        out["stock"] = run_bare("stock", 10 if quick else 20, 60 if quick else 120, home)
+    finally:
+        server.stop()
+        if kind == "postgres":
+            from sqlalchemy.engine import make_url
+
+            from models.db import engine_for
+            from tests.pg import drop_database
+
+            engine_for(get_settings().database_url).dispose()
+            drop_database(get_settings().database_url)
+            prefect_db = make_url(os.environ["PREFECT_API_DATABASE_CONNECTION_URL"])
+            drop_database(prefect_db.set(drivername="postgresql+psycopg")
+                          .render_as_string(hide_password=False))
+    return out
+
+
+def summary(kind: str, r: dict[str, Any]) -> str:
+    from bench.common import percentile
+
+    ours = r["ours"]
+    tag = "B1" if kind == "sqlite" else "B1pg"
+    return (f"{tag} completions_per_s={ours['completions_per_s']:.2f} "
+            f"starts_per_s={ours['starts_per_s']:.2f} "
+            f"p50_s={percentile(ours['gaps'], 50):.2f} p95_s={percentile(ours['gaps'], 95):.2f} "
+            f"speedup_vs_stock={ours['completions_per_s'] / r['stock']['cycles_per_s']:.1f} "
+            f"ratio_vs_floor={r['floor']['cycles_per_s'] / ours['completions_per_s']:.2f}")
+
+
+def run(*, quick: bool = False) -> str:
+    """Both variants, each in its own process; writes B1 (and B5) to docs/BENCHMARKS.md."""
+    from bench.common import percentile, write_section
+
+    results = {}
+    for kind in ("sqlite", "postgres"):
+        proc = subprocess.run([sys.executable, "-m", "bench.b1_throughput", "--variant", kind]
+                              + (["--quick"] if quick else []), cwd=ROOT, capture_output=True,
+                              text=True, timeout=1200)
+        if proc.returncode != 0:
+            raise RuntimeError(f"B1 {kind} failed:\n{proc.stderr[-3000:]}")
+        results[kind] = json.loads(proc.stdout.strip().splitlines()[-1])
+    lines = [summary(k, r) for k, r in results.items()]
+    rows = []
+    for kind, r in results.items():
+        o, f, s = r["ours"], r["floor"], r["stock"]
+        rows.append(f"| {kind} | ours: {o['cases']} × M1 | {o['completions_per_s']:.2f} | "
+                    f"{percentile(o['gaps'], 50):.2f} / {percentile(o['gaps'], 95):.2f} |")
+        rows.append(f"| {kind} | floor: bare flow, our executor | {f['cycles_per_s']:.2f} | "
+                    f"{percentile(f['gaps'], 50):.2f} / {percentile(f['gaps'], 95):.2f} |"
+                    if f["gaps"] else f"| {kind} | floor | {f['cycles_per_s']:.2f} | – |")
+        rows.append(f"| {kind} | stock: bare flow, `flow.serve()` defaults | "
+                    f"{s['cycles_per_s']:.2f} | "
+                    + (f"{percentile(s['gaps'], 50):.2f} / {percentile(s['gaps'], 95):.2f} |"
+                       if s["gaps"] else "– |"))
+    body = ("## B1 procedure throughput\n\n" + __doc__.split("\n\n", 1)[1].split("Usage")[0]
+            + "\n| database | what | steps/s | p50 / p95 s to next step |\n|---|---|---|---|\n"
+            + "\n".join(rows) + "\n\n```\n" + "\n".join(lines) + "\n```\n")
+    write_section("B1", body, cmd="python -m bench.b1_throughput" + (" --quick" if quick else ""))
+    sq = results["sqlite"]
+    o = sq["ours"]
+    peak = max(o["serve_peak_rss_mb"], o["server_peak_rss_mb"], o["driver_peak_rss_mb"])
+    b5 = (f"B5 serve_rss_mb_1000_suspended={sq['serve_rss_mb_suspended']:.0f} "
+          f"peak_rss_mb={peak:.0f}")
+    table = "\n".join([
+        "| process | peak RSS during B1 (MB) |", "|---|---|",
+        f"| `protect serve` (in-process executor) | {o['serve_peak_rss_mb']:.0f} |",
+        f"| Prefect server | {o['server_peak_rss_mb']:.0f} |",
+        f"| B1 driver (agencies, service layer) | {o['driver_peak_rss_mb']:.0f} |",
+        f"| stock runner (bare flow) | {sq['stock']['peak_rss_mb']:.0f} |",
+    ])
+    write_section("B5", f"## B5 memory\n\n{table}\n\nWith {sq['suspended']} procedures "
+                  f"suspended, `protect serve` holds {sq['serve_rss_mb_suspended']:.0f} MB: a "
+                  "suspended run holds nothing in the process.\n\n```\n" + b5 + "\n```\n",
+                  cmd="python -m bench.b1_throughput" + (" --quick" if quick else ""))
+    return "\n".join([*lines, b5])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variant", choices=["sqlite", "postgres"])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--ours-only", type=int, metavar="CASES",
+                        help="only our procedures, this many cases (for tuning)")
+    args = parser.parse_args()
+    if args.variant:
+        print(json.dumps(variant(args.variant, args.quick, ours_only=args.ours_only)))
+    else:
+        print(run(quick=args.quick))
+
+
+if __name__ == "__main__":
+    main()
