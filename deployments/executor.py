@@ -106,7 +106,10 @@ class Executor:
                 flow = self.flows[flow_run.deployment_id]
                 run = await client.read_flow_run(flow_run.id)
                 try:
-                    await run_flow(flow, flow_run=run)
+                    if flow.isasync:
+                        await run_flow(flow, flow_run=run)
+                    else:  # a synchronous flow would block every other run: give it a thread
+                        await asyncio.to_thread(run_flow, flow, flow_run=run)
                 except (Pause, Abort):
                     pass  # suspended (the normal end of a human step) or aborted by Prefect
                 except Exception:  # noqa: BLE001 - the engine has recorded the failure

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from prefect import flow, get_run_logger
 
 from app import clock
@@ -9,13 +11,14 @@ from app.sweep import sweep
 
 
 @flow(name="protect-sweep", persist_result=False, log_prints=False)
-def sweep_flow(as_of: str | None = None) -> dict[str, int]:
+async def sweep_flow(as_of: str | None = None) -> dict[str, int]:
     """Fire due timers, escalate overdue tasks one rung, deliver the outbox.
 
     Args:
         as_of: an ISO instant to sweep "as of" (default: now).
     """
-    report = sweep(now=clock.parse_instant(as_of) if as_of else None)
+    # The sweep is synchronous database work; a thread keeps the serving process's loop free.
+    report = await asyncio.to_thread(sweep, now=clock.parse_instant(as_of) if as_of else None)
     counts = {"timers_fired": report.timers_fired, "tasks_escalated": report.tasks_escalated,
               "delivered": report.delivered, "delivery_failures": report.delivery_failures}
     get_run_logger().info("sweep: %s", counts)

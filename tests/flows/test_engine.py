@@ -205,3 +205,14 @@ def test_prefects_own_process_runner_serves_the_same_procedures(system) -> None:
     finally:
         process.stop()
         system.runner.start()
+
+
+def test_the_sweep_deployment_runs_in_the_serving_process(system) -> None:
+    from prefect.deployments import run_deployment
+
+    case = open_case()
+    task = _to_placement(case)
+    as_of = (task.due_at + timedelta(days=10)).isoformat()
+    run = run_deployment("protect-sweep/every-minute", parameters={"as_of": as_of}, timeout=120)
+    assert run.state.is_completed()
+    assert _task(task.id).rung == 1
