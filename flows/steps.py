@@ -12,7 +12,7 @@ import asyncio
 import functools
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import INPUTS, RUN_ID, TASK_SOURCE
@@ -24,7 +24,6 @@ from app import engine
 from app.services import pause_key
 from flows.catalog import ProcedureSpec
 
-D = TypeVar("D", bound=BaseModel)
 # Same inputs in the same flow run → the stored result; a new run computes afresh.
 REPLAY_SAFE = INPUTS + TASK_SOURCE + RUN_ID
 
