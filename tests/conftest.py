@@ -39,9 +39,12 @@ os.environ.update({
     "PREFECT_LOGGING_TO_API_BATCH_INTERVAL": "0.3",
 })
 if TEST_DATABASE == "postgres":
-    from tests.pg import fresh_database
+    import atexit
+
+    from tests.pg import drop_database, fresh_database
 
     os.environ["PROTECT_DATABASE_URL"] = fresh_database("protect_flows")
+    atexit.register(drop_database, os.environ["PROTECT_DATABASE_URL"])
 
 from app.settings import configure_prefect_env, get_settings  # noqa: E402
 
