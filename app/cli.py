@@ -15,6 +15,7 @@ configure_prefect_env()  # before anything imports Prefect
 
 from app import clock, services  # noqa: E402
 from app.errors import ProtectError  # noqa: E402
+from app.outbox import resume_message_key, start_message_key  # noqa: E402
 from app.store import db  # noqa: E402
 
 cli = typer.Typer(help="Child protection procedures as workflows.", no_args_is_help=True,
@@ -142,7 +143,7 @@ def start(code: str, case: Annotated[str, typer.Option("--case", help="Case numb
         run = services.start_procedure(session=session, case_id=c.id, code=code,
                                        actor="coordinator", now=clock.now(), params=params)
         run_id = run.id
-    report = dispatch(kinds=("start",), run_ids=[run_id])
+    report = dispatch(keys=[start_message_key(run_id)])
     with db() as session:
         from models import ProcedureRun
 
@@ -187,10 +188,9 @@ def complete(task: int,
 
     form = _read_json(file)
     with db() as session:
-        t = services.complete_task(session=session, task_id=task, agency=agency, form=form,
-                                   actor=f"agency:{agency}", now=clock.now())
-        run_id = t.procedure_run_id
-    report = dispatch(kinds=("resume",), run_ids=[run_id])
+        services.complete_task(session=session, task_id=task, agency=agency, form=form,
+                               actor=f"agency:{agency}", now=clock.now())
+    report = dispatch(keys=[resume_message_key(task)])
     data = {"task": task, "status": "done", "resumed": report.delivered > 0}
     _out(data, as_json, f"task {task} completed" + (
         "; the procedure resumes" if data["resumed"] else

@@ -153,7 +153,7 @@ def dispatch(
     *,
     ids: Iterable[int] | None = None,
     kinds: Iterable[str] | None = None,
-    run_ids: Iterable[int] | None = None,
+    keys: Iterable[str] | None = None,
     limit: int = 500,
 ) -> DispatchReport:
     """Deliver pending messages that are due (or exactly `ids`), oldest first.
@@ -170,10 +170,9 @@ def dispatch(
             stmt = stmt.where(col(OutboxMessage.next_attempt_at) <= now)
         if kinds is not None:
             stmt = stmt.where(col(OutboxMessage.kind).in_(list(kinds)))
+        if keys is not None:  # exactly these messages, e.g. the one a completion just wrote
+            stmt = stmt.where(col(OutboxMessage.dedupe_key).in_(list(keys)))
         msgs = list(session.exec(stmt.order_by(col(OutboxMessage.id)).limit(limit)).all())
-    if run_ids is not None:
-        wanted = set(run_ids)
-        msgs = [m for m in msgs if m.payload.get("procedure_run_id") in wanted]
     report = DispatchReport()
     for msg in msgs:
         if not _claim(msg):

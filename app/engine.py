@@ -8,7 +8,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from app import audit, clock
-from app.outbox import enqueue
+from app.outbox import enqueue, start_message_key
 from app.rules.ladder import AgencyNode, ladder_for
 from app.rules.workdays import TZ, due_after
 from app.services import start_procedure
@@ -164,7 +164,7 @@ def start_child(parent_run_id: int, code: str, key: str,
                               parent_run_id=parent_run_id,
                               start_key=f"run:{parent_run_id}:{key}")
         run_id = int(run.id)  # type: ignore[arg-type]
-    dispatch(kinds=("start",), run_ids=[run_id])
+    dispatch(keys=[start_message_key(run_id)])
     return run_id
 
 

@@ -10,6 +10,16 @@ from sqlmodel import Session, select
 from models import OutboxMessage
 
 
+def start_message_key(procedure_run_id: int) -> str:
+    """The outbox key of a procedure run's start."""
+    return f"start:run:{procedure_run_id}"
+
+
+def resume_message_key(task_id: int) -> str:
+    """The outbox key of the resume that a task's completion sends."""
+    return f"resume:task:{task_id}"
+
+
 def enqueue(
     *, session: Session, kind: str, dedupe_key: str, payload: dict[str, Any], now: datetime
 ) -> OutboxMessage:

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from app import audit
 from app.errors import Conflict, Forbidden, NotFound
-from app.outbox import enqueue
+from app.outbox import enqueue, resume_message_key, start_message_key
 from app.rules.workdays import TZ
 from app.validation import check
 from flows.catalog import procedure, step_spec
@@ -152,7 +152,7 @@ def start_procedure(
                        params=params or {}, started_at=now)
     session.add(run)
     session.flush()
-    enqueue(session=session, kind="start", dedupe_key=f"start:run:{run.id}",
+    enqueue(session=session, kind="start", dedupe_key=start_message_key(run.id),
             payload={"procedure_run_id": run.id}, now=now)
     audit.record(session=session, at=now, actor=actor, action="procedure.started", case_id=case_id,
                  procedure_run_id=run.id, code=spec.code, parent_run_id=parent_run_id)
@@ -195,7 +195,7 @@ def complete_task(
     audit.record(session=session, at=now, actor=actor, action="task.completed",
                  case_id=task.case_id, procedure_run_id=task.procedure_run_id, task_id=task_id,
                  step=task.step, agency=agency, decision=decision)
-    enqueue(session=session, kind="resume", dedupe_key=f"resume:task:{task_id}",
+    enqueue(session=session, kind="resume", dedupe_key=resume_message_key(task_id),
             payload={"procedure_run_id": task.procedure_run_id,
                      "pause_key": pause_key("task", task.step_key),
                      "run_input": decision}, now=now)

@@ -134,6 +134,7 @@ def run_ours(cases: int) -> dict[str, Any]:
 
     from app import clock, services
     from app.dispatch import dispatch
+    from app.outbox import start_message_key
     from app.store import db
     from models import HumanTask, ProcedureRun
     from tests.helpers import intake_form
@@ -149,7 +150,7 @@ def run_ours(cases: int) -> dict[str, Any]:
             run = services.start_procedure(session=session, case_id=case_id, code="M1",
                                            actor="bench", now=clock.now())
             run_ids.add(int(run.id))
-        dispatch(kinds=("start",), run_ids=[run.id])
+        dispatch(keys=[start_message_key(run.id)])
     starts_s = time.monotonic() - t0
     pool_result: list[list[float]] = []
     pool = threading.Thread(target=lambda: pool_result.append(_agency_pool(run_ids, stop)))
@@ -184,6 +185,7 @@ def suspend_many(n: int) -> int:
 
     from app import clock, services
     from app.dispatch import dispatch
+    from app.outbox import start_message_key
     from app.store import db
     from models import HumanTask
     from tests.helpers import intake_form
@@ -194,7 +196,7 @@ def suspend_many(n: int) -> int:
                                       now=clock.now())
             run = services.start_procedure(session=session, case_id=case.id, code="M1",
                                            actor="bench", now=clock.now())
-        dispatch(kinds=("start",), run_ids=[run.id])
+        dispatch(keys=[start_message_key(run.id)])
     deadline = time.monotonic() + 400
     while time.monotonic() < deadline:
         with db() as session:

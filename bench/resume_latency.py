@@ -45,6 +45,7 @@ def main() -> None:
     from app.agencies import seed_agencies
     from app.dispatch import dispatch
     from app.local import PrefectServer, Runner
+    from app.outbox import resume_message_key, start_message_key
     from app.store import db
     from models import HumanTask
     from models.db import migrate
@@ -74,7 +75,7 @@ def main() -> None:
                 run = services.start_procedure(session=session, case_id=case.id, code="R2",
                                                actor="bench", now=clock.now())
                 case_id, run_id = case.id, run.id
-            dispatch(run_ids=[run_id])
+            dispatch(keys=[start_message_key(run_id)])
             for step, nxt, form in (("r2.outreach", "r2.intake", {"outcome": "accepted"}),
                                     ("r2.intake", "r2.identity", {"ill_or_injured": False})):
                 task = wait_task(case_id, step)
@@ -84,7 +85,7 @@ def main() -> None:
                                                   agency="center", form=form, actor="bench",
                                                   now=clock.now())
                     completed_at = done.completed_at
-                dispatch(kinds=("resume",), run_ids=[run_id])
+                dispatch(keys=[resume_message_key(task.id)])
                 gaps.append((wait_task(case_id, nxt).created_at - completed_at).total_seconds())
             print(f"case {i + 1}/{args.cases}: last gap {gaps[-1]:.2f} s", file=sys.stderr)
     finally:

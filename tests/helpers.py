@@ -12,6 +12,7 @@ from typing import Any
 
 from app import clock, services
 from app.dispatch import dispatch
+from app.outbox import start_message_key
 from app.rules.idcard import check_digit
 from app.store import db
 from models import HumanTask, ProcedureRun
@@ -68,7 +69,7 @@ def start(case_no: str, code: str, params: dict[str, Any] | None = None) -> int:
         run = services.start_procedure(session=session, case_id=case.id, code=code, actor="test",
                                        now=clock.now(), params=params)
         run_id = int(run.id)
-    dispatch(kinds=("start",), run_ids=[run_id])
+    dispatch(keys=[start_message_key(run_id)])
     return run_id
 
 
