@@ -22,8 +22,11 @@ cli = typer.Typer(help="Child protection procedures as workflows.", no_args_is_h
                   add_completion=False, pretty_exceptions_enable=False)
 case_cli = typer.Typer(help="Open and look after cases.", no_args_is_help=True)
 agency_cli = typer.Typer(help="Agencies and their webhooks.", no_args_is_help=True)
+procedures_cli = typer.Typer(
+    help="The procedures: list them (no command), show one, draw the docs, check the settings.")
 cli.add_typer(case_cli, name="case")
 cli.add_typer(agency_cli, name="agency")
+cli.add_typer(procedures_cli, name="procedures")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
@@ -44,8 +47,10 @@ def _read_json(path: Path) -> Any:
 
 def _ready() -> None:
     from app.agencies import seed_agencies
+    from app.procedure_settings import current
     from models.db import migrate
 
+    current()  # the procedure settings: refuse to start on an invalid file
     migrate(get_settings().database_url)
     with db() as session:
         seed_agencies(session=session)
@@ -268,6 +273,72 @@ def agency_set_webhook(code: str, url: str) -> None:
         agency.webhook_url = url or None
         session.add(agency)
     typer.echo(f"{code} → {url}")
+
+
+# --- procedures ----------------------------------------------------------------------------
+
+
+@procedures_cli.callback(invoke_without_command=True)
+def procedures(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Every procedure: code, area, title."""
+    from app.procedure_docs import list_text, listing
+    from flows.catalog import all_procedures
+
+    if ctx.invoked_subcommand is None:
+        procs = all_procedures()
+        _out(listing(procs), as_json, list_text(procs))
+
+
+@procedures_cli.command("show")
+def procedures_show(code: str, as_json: JsonOpt = False) -> None:
+    """A procedure's steps, owners, deadlines, ladders and step graph (Mermaid)."""
+    from app.procedure_docs import describe, show_text
+    from flows.catalog import procedure
+
+    try:
+        spec = procedure(code)
+    except KeyError as exc:
+        raise services.NotFound(exc.args[0]) from None
+    _out(describe(spec), as_json, show_text(spec))
+
+
+@procedures_cli.command("docs")
+def procedures_docs() -> None:
+    """Print docs/procedures.md: every procedure's steps and graph, from the definitions."""
+    from app.procedure_docs import render_docs
+    from flows.catalog import all_procedures
+
+    typer.echo(render_docs(all_procedures()), nl=False)
+
+
+@procedures_cli.command("settings")
+def procedures_settings(defaults: Annotated[bool, typer.Option(
+        "--defaults", help="The code's defaults: what procedures.toml ships.")] = False) -> None:
+    """Print the procedure settings in effect, as a settings file (TOML)."""
+    from app.procedure_settings import current, render_settings
+    from flows.catalog import base_procedures
+
+    if defaults:
+        typer.echo(render_settings(base_procedures()), nl=False)
+    else:
+        loaded = current()
+        typer.echo(render_settings(loaded.procedures, loaded.escalation,
+                                   source=f"`protect procedures settings` from {loaded.path}"),
+                   nl=False)
+
+
+@procedures_cli.command("check")
+def procedures_check(file: Annotated[Path | None, typer.Argument(
+        help="A settings file; default: the one in effect (PROTECT_PROCEDURES_FILE).")] = None,
+                     as_json: JsonOpt = False) -> None:
+    """Check a procedure settings file; exit 2 with every problem when it is invalid."""
+    from app.procedure_settings import load
+
+    path = file or get_settings().procedures_file
+    loaded = load(path)
+    data = {"file": str(path) if path else None, "valid": True,
+            "procedures": sorted(loaded.procedures)}
+    _out(data, as_json, f"{path or 'no settings file'}: valid")
 
 
 def main() -> None:

@@ -10,6 +10,8 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRET = "change-me-local-only"
+# The procedure settings the project ships: every deadline and wait at its default.
+SHIPPED_PROCEDURES = Path(__file__).resolve().parent.parent / "procedures.toml"
 
 
 class Settings(BaseSettings):
@@ -29,10 +31,17 @@ class Settings(BaseSettings):
     # Flow runs executing at once in one serving process. Prefect's server on SQLite takes
     # one writer at a time: more concurrent runs only contend for its lock.
     executor_concurrency: int = 8
+    procedures_file: Path | None = Field(
+        None, description="The procedure settings (deadlines, waits, ladders), checked at "
+                          "start-up; default: the shipped procedures.toml, else the code's.")
 
     @model_validator(mode="after")
     def _resolve(self) -> Settings:
         self.home = self.home.expanduser().resolve()
+        if self.procedures_file is not None:
+            self.procedures_file = self.procedures_file.expanduser().resolve()
+        elif SHIPPED_PROCEDURES.exists():
+            self.procedures_file = SHIPPED_PROCEDURES
         if not self.database_url:
             self.database_url = f"sqlite:///{self.home / 'protect.db'}"
         if self.env == "production" and self.webhook_secret == PLACEHOLDER_SECRET:
@@ -75,5 +84,7 @@ def configure_prefect_env(settings: Settings | None = None) -> None:
         "PROTECT_HOME": str(s.home),
         "PROTECT_DATABASE_URL": s.database_url,
     }
+    if s.procedures_file is not None:
+        defaults["PROTECT_PROCEDURES_FILE"] = str(s.procedures_file)
     for key, value in defaults.items():
         os.environ.setdefault(key, value)

@@ -1,7 +1,10 @@
-"""What every procedure is made of, as data: steps, owners, deadlines, forms. No Prefect here.
+"""What every procedure is made of, as data: steps, owners, deadlines, forms, waits and the
+step graph. No Prefect here.
 
 The service layer reads this to validate a completed form; the flows read it to open their
-steps; the docs and `protect procedures` read it to draw the procedure.
+steps; the docs and `protect procedures` read it to draw the procedure. The deadlines, waits
+and ladders written here are the defaults: `all_procedures()` applies the operator's
+settings file on top (app/procedure_settings.py).
 """
 
 from __future__ import annotations
@@ -9,6 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel
+
+BEGIN = "begin"  # the node every procedure's graph starts from
+# The kinds of node in a step graph, by the prefix of their name. A step's node is its name.
+KINDS = ("wait", "start", "notify", "end")
 
 
 @dataclass(frozen=True)
@@ -24,6 +31,50 @@ class StepSpec:
     bureau: str | None = None  # the municipal bureau responsible above a local owner
     suite: str | None = None  # the Great Expectations suite that checks the form
     rung_deadline: str | None = None  # time given to each higher rung; default: `deadline`
+    owner_rule: str | None = None  # for the picture: how the flow names the owner, if it does
+    escalate_to: tuple[str, ...] | None = None  # explicit rungs above the owner (settings only)
+
+    @property
+    def short(self) -> str:
+        """"r2.outreach" → "outreach": the step's key in procedures.toml."""
+        return self.name.split(".", 1)[1]
+
+
+@dataclass(frozen=True)
+class WaitSpec:
+    """A durable timer, or a series of them counted from the same day."""
+
+    name: str  # "visits": unique in its procedure, its key in procedures.toml
+    title: str
+    after: str | tuple[str, ...]  # one duration ("2y"), or a series ("1mo", "3mo", …)
+    since: str  # what it counts from, for the picture: "the hand-over"
+
+    @property
+    def durations(self) -> tuple[str, ...]:
+        return (self.after,) if isinstance(self.after, str) else self.after
+
+    @property
+    def duration(self) -> str:
+        """The one duration of a single wait."""
+        if not isinstance(self.after, str):
+            raise TypeError(f"wait {self.name!r} is a series: use .durations")
+        return self.after
+
+
+@dataclass(frozen=True)
+class Edge:
+    """One arrow of a step graph: from a node to the next, on a decision.
+
+    Nodes are named `begin`, a step's name ("r2.intake"), `wait:<name>`, `start:<CODE>` (another
+    procedure started for the same case), `notify:<event>` and `end:<outcome>`. `when` is the
+    condition in the terms of the source step's decision — `outcome == accepted`,
+    `not ill_or_injured`, `situation in {ran_away, guardian_failing}` — or, for a wait,
+    `fired` / `cancelled`; anything else is read as prose.
+    """
+
+    source: str
+    target: str
+    when: str | None = None
 
 
 @dataclass(frozen=True)
@@ -36,6 +87,8 @@ class ProcedureSpec:
     flow_name: str
     entrypoint: str  # "flows/rescue/r2.py:r2_street_child_rescue", root-relative
     steps: tuple[StepSpec, ...] = field(default=())
+    waits: tuple[WaitSpec, ...] = field(default=())
+    graph: tuple[Edge, ...] = field(default=())
 
     @property
     def deployment(self) -> str:
@@ -47,14 +100,58 @@ class ProcedureSpec:
                 return s
         raise KeyError(f"{self.code} has no step {name!r}")
 
+    def wait(self, name: str) -> WaitSpec:
+        for w in self.waits:
+            if w.name == name:
+                return w
+        raise KeyError(f"{self.code} has no wait {name!r}")
 
-def all_procedures() -> dict[str, ProcedureSpec]:
-    """Every procedure by code."""
+    @property
+    def nodes(self) -> list[str]:
+        """Every node of the graph, in the order the edges first name them."""
+        seen: dict[str, None] = {BEGIN: None}
+        for e in self.graph:
+            seen.setdefault(e.source)
+            seen.setdefault(e.target)
+        return list(seen)
+
+    def nodes_of(self, kind: str) -> list[str]:
+        """The nodes of one kind ("step", "wait", "start", "notify", "end"), names only."""
+        if kind == "step":
+            return [n for n in self.nodes if n != BEGIN and node_kind(n) == "step"]
+        return [n.split(":", 1)[1] for n in self.nodes if node_kind(n) == kind]
+
+    @property
+    def outcomes(self) -> list[str]:
+        return self.nodes_of("end")
+
+    @property
+    def starts(self) -> list[str]:
+        return self.nodes_of("start")
+
+
+def node_kind(node: str) -> str:
+    """"begin", "step", "wait", "start", "notify" or "end"."""
+    if node == BEGIN:
+        return BEGIN
+    prefix = node.split(":", 1)[0]
+    return prefix if ":" in node and prefix in KINDS else "step"
+
+
+def base_procedures() -> dict[str, ProcedureSpec]:
+    """Every procedure by code, as the code defines it (before the operator's settings)."""
     from flows.judicial.spec import J2
     from flows.medical.spec import M1
     from flows.rescue.spec import R2, R3
 
     return {p.code: p for p in (R2, R3, M1, J2)}
+
+
+def all_procedures() -> dict[str, ProcedureSpec]:
+    """Every procedure by code, with the operator's settings applied (read once per process)."""
+    from app.procedure_settings import effective_procedures
+
+    return dict(effective_procedures())
 
 
 def procedure(code: str) -> ProcedureSpec:

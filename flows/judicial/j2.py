@@ -7,7 +7,8 @@ from datetime import date
 from prefect import flow
 
 from app.rules.workdays import due_after
-from flows.judicial.spec import J2, WAIT
+from flows.catalog import procedure
+from flows.judicial.spec import J2
 from flows.steps import Procedure, morning, on_failure
 
 
@@ -22,7 +23,7 @@ async def j2_hukou_registration(procedure_run_id: int) -> str:
     Args:
         procedure_run_id: the procedure run in the case store.
     """
-    p = await Procedure.begin(J2, procedure_run_id)
+    p = await Procedure.begin(procedure(J2.code), procedure_run_id)  # with the settings
     given = p.params.get("placed_on")  # a placement recorded when J2 is started by hand
     if given:
         await p.record_placement(date.fromisoformat(given))
@@ -30,7 +31,9 @@ async def j2_hukou_registration(procedure_run_id: int) -> str:
     if placed_on is None:
         return await p.finish("not_placed")
 
-    clock = await p.wait_until("two-years", due_after(morning(placed_on), WAIT))
+    wait = p.spec.wait("clock").duration  # two years unless the operator says otherwise
+    # The key stays "two-years" whatever the setting: runs already waiting are suspended on it.
+    clock = await p.wait_until("two-years", due_after(morning(placed_on), wait))
     if clock == "cancelled":
         return await p.finish("family_found")
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from flows.catalog import ProcedureSpec, StepSpec
+from flows.catalog import BEGIN, Edge, ProcedureSpec, StepSpec, WaitSpec
 from flows.forms import Decision, District
 
 
@@ -34,6 +34,15 @@ J2 = ProcedureSpec(
                  RegistrationDecision, RegistrationForm, owner="psb",
                  suite="hukou_application"),
     ),
+    waits=(
+        # The clock starts at placement; finding the family stops it.
+        WaitSpec("clock", "Two years or more without family", "2y", since="the placement"),
+    ),
+    graph=(
+        Edge(BEGIN, "wait:clock", "a placement date is recorded"),
+        Edge(BEGIN, "end:not_placed", "no placement date"),
+        Edge("wait:clock", "j2.registration", "fired"),
+        Edge("wait:clock", "end:family_found", "cancelled"),
+        Edge("j2.registration", "end:registered"),
+    ),
 )
-
-WAIT = "2y"  # the clock starts at placement; finding the family stops it

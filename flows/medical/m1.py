@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prefect import flow
 
+from flows.catalog import procedure
 from flows.medical.spec import DEFAULT_HOSPITAL, M1
 from flows.steps import Procedure, on_failure
 
@@ -22,7 +23,7 @@ async def m1_emergency_treatment(procedure_run_id: int) -> str:
     Args:
         procedure_run_id: the procedure run in the case store.
     """
-    p = await Procedure.begin(M1, procedure_run_id)
+    p = await Procedure.begin(procedure(M1.code), procedure_run_id)  # with the settings
     hospital = p.params.get("hospital") or DEFAULT_HOSPITAL
 
     admission = await p.human("m1.admission", owner=hospital)

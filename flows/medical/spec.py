@@ -7,8 +7,10 @@ from typing import Literal
 
 from pydantic import Field
 
-from flows.catalog import ProcedureSpec, StepSpec
+from flows.catalog import BEGIN, Edge, ProcedureSpec, StepSpec
 from flows.forms import AgencyCode, Amount, Decision, Notes
+
+DEFAULT_HOSPITAL = "hospital:first-people"
 
 
 class AdmissionDecision(Decision):
@@ -72,18 +74,31 @@ M1 = ProcedureSpec(
     entrypoint="flows/medical/m1.py:m1_emergency_treatment",
     steps=(
         StepSpec("m1.admission", "Admit and treat at once, no deposit", "1h",
-                 AdmissionDecision, AdmissionForm),
+                 AdmissionDecision, AdmissionForm,
+                 owner_rule=f"the designated hospital (parameter hospital, default "
+                            f"{DEFAULT_HOSPITAL})"),
         StepSpec("m1.intervention", "Refusal reported: make a hospital admit the child", "1h",
                  InterventionDecision, InterventionForm, owner="health"),
         StepSpec("m1.status", "Confirm street-child status", "3wd",
                  StatusDecision, StatusForm, owner="mca"),
         StepSpec("m1.discharge", "Report the discharge", "60d", DischargeDecision, DischargeForm,
-                 rung_deadline="2wd"),
+                 rung_deadline="2wd", owner_rule="the admitting hospital"),
         StepSpec("m1.claim", "Submit the settlement claim", "15wd", ClaimDecision, ClaimForm,
-                 suite="settlement_claim"),
+                 suite="settlement_claim", owner_rule="the admitting hospital"),
         StepSpec("m1.payment", "Pay the settlement", "20wd", PaymentDecision, PaymentForm,
                  owner="center"),
     ),
+    graph=(
+        Edge(BEGIN, "m1.admission"),
+        Edge("m1.admission", "m1.status", "outcome == admitted"),
+        Edge("m1.admission", "notify:m1.admission_refused", "outcome == refused"),
+        Edge("notify:m1.admission_refused", "m1.intervention"),
+        Edge("m1.intervention", "m1.status"),
+        Edge("m1.status", "end:not_street_child", "not confirmed"),
+        Edge("m1.status", "m1.discharge", "confirmed"),
+        Edge("m1.discharge", "m1.claim"),
+        Edge("m1.claim", "m1.claim", "the settlement suite refuses the record: correct it"),
+        Edge("m1.claim", "m1.payment", "the record passes the settlement suite"),
+        Edge("m1.payment", "end:settled"),
+    ),
 )
-
-DEFAULT_HOSPITAL = "hospital:first-people"

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from prefect import flow
 
-from flows.rescue.spec import R2
+from flows.catalog import procedure
+from flows.rescue.spec import MAX_OUTREACH, R2
 from flows.steps import Procedure, on_failure
-
-MAX_OUTREACH = 3  # attempts to persuade the child before the case is handed back
 
 
 @flow(name=R2.flow_name, persist_result=True, on_failure=[on_failure], on_crashed=[on_failure])
@@ -23,7 +22,7 @@ async def r2_street_child_rescue(procedure_run_id: int) -> str:
     Args:
         procedure_run_id: the procedure run in the case store (an id, never personal data).
     """
-    p = await Procedure.begin(R2, procedure_run_id)
+    p = await Procedure.begin(procedure(R2.code), procedure_run_id)  # with the settings
 
     for attempt in range(1, MAX_OUTREACH + 1):
         outreach = await p.human("r2.outreach", key=f"outreach-{attempt}")

@@ -5,7 +5,8 @@ from __future__ import annotations
 from prefect import flow
 
 from app.rules.workdays import due_after
-from flows.rescue.spec import R3, SCHOOL_AGE, VISIT_MONTHS
+from flows.catalog import procedure
+from flows.rescue.spec import R3, SCHOOL_AGE, visit_key
 from flows.steps import Procedure, morning, on_failure
 
 
@@ -17,12 +18,14 @@ async def r3_return_home(procedure_run_id: int) -> str:
     child home and hands over to the home street office (5 working days) → a child of
     compulsory school age is referred to the education bureau → the home street office visits
     at 1, 3, 6 and 12 months, each within 5 working days of its date → a closing review.
-    A visit that finds the child gone or the guardian failing alerts the center.
+    A visit that finds the child gone or the guardian failing alerts the center. The visits'
+    dates, like every deadline, are the operator's settings (procedures.toml).
 
     Args:
         procedure_run_id: the procedure run in the case store.
     """
-    p = await Procedure.begin(R3, procedure_run_id)
+    p = await Procedure.begin(procedure(R3.code), procedure_run_id)  # with the settings
+    visits = p.spec.wait("visits")
 
     assessment = await p.human("r3.assessment")
     if not (assessment.guardian_able and assessment.home_safe):
@@ -36,15 +39,15 @@ async def r3_return_home(procedure_run_id: int) -> str:
     if await p.is_school_age(handed_over, SCHOOL_AGE):
         await p.human("r3.school_referral")
 
-    for months in VISIT_MONTHS:
-        visit_day = due_after(morning(handed_over), f"{months}mo")
-        await p.wait_until(f"visit-{months}m", visit_day)
-        visit = await p.human("r3.visit", key=f"visit-{months}m", owner=home_street)
+    for after in visits.durations:
+        key = visit_key(after)
+        await p.wait_until(key, due_after(morning(handed_over), after))
+        visit = await p.human("r3.visit", key=key, owner=home_street)
         if visit.situation in ("ran_away", "guardian_failing"):
-            await p.notify("center", f"r3.{visit.situation}", key=f"visit-{months}m-alert",
-                     visit=f"{months}m")
+            await p.notify("center", f"r3.{visit.situation}", key=f"{key}-alert",
+                           visit=key.removeprefix("visit-"))
         for need in visit.needs:
-            await p.notify("center", "r3.need", key=f"visit-{months}m-need-{need}", need=need)
+            await p.notify("center", "r3.need", key=f"{key}-need-{need}", need=need)
 
     closing = await p.human("r3.closing")
     return await p.finish("closed" if closing.outcome == "closed" else "kept_open")

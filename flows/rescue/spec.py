@@ -7,8 +7,10 @@ from typing import Literal
 
 from pydantic import Field
 
-from flows.catalog import ProcedureSpec, StepSpec
+from flows.catalog import BEGIN, Edge, ProcedureSpec, StepSpec, WaitSpec
 from flows.forms import AgencyCode, Decision, District, Notes
+
+MAX_OUTREACH = 3  # attempts to persuade the child before the case is handed back
 
 # --- R2 street child rescue -------------------------------------------------------------------
 
@@ -64,7 +66,25 @@ R2 = ProcedureSpec(
         StepSpec("r2.identity", "Identity check and family tracing", "5wd",
                  IdentityDecision, IdentityForm, owner="psb"),
         StepSpec("r2.placement", "Place the child without family", "5wd",
-                 PlacementDecision, PlacementForm, bureau="mca"),
+                 PlacementDecision, PlacementForm, bureau="mca",
+                 owner_rule="welfare for an infant or a child of imprisoned parents; with hukou "
+                            "the district of origin (mca when outside the city); without "
+                            "hukou the district where the child was found"),
+    ),
+    graph=(
+        Edge(BEGIN, "r2.outreach"),
+        Edge("r2.outreach", "r2.intake", "outcome == accepted"),
+        Edge("r2.outreach", "r2.outreach", "outcome != accepted, another attempt"),
+        Edge("r2.outreach", "end:not_reached",
+             f"outcome != accepted, attempt {MAX_OUTREACH} of {MAX_OUTREACH}"),
+        Edge("r2.intake", "start:M1", "ill_or_injured"),
+        Edge("r2.intake", "r2.identity", "not ill_or_injured"),
+        Edge("start:M1", "r2.identity"),
+        Edge("r2.identity", "start:R3", "outcome == family_found"),
+        Edge("start:R3", "end:returned_home"),
+        Edge("r2.identity", "r2.placement", "outcome == family_not_found"),
+        Edge("r2.placement", "start:J2"),
+        Edge("start:J2", "end:placed"),
     ),
 )
 
@@ -135,11 +155,37 @@ R3 = ProcedureSpec(
         StepSpec("r3.school_referral", "Return-to-school referral", "5wd",
                  SchoolReferralDecision, SchoolReferralForm, owner="edu"),
         StepSpec("r3.visit", "Follow-up visit", "5wd", VisitDecision, VisitForm,
-                 bureau="mca", suite="followup_visit"),
+                 bureau="mca", suite="followup_visit",
+                 owner_rule="the street office of the home place, named by the assessment"),
         StepSpec("r3.closing", "Closing review", "5wd", ClosingDecision, ClosingForm,
                  owner="center"),
     ),
+    waits=(
+        WaitSpec("visits", "Follow-up visits fall due", ("1mo", "3mo", "6mo", "12mo"),
+                 since="the hand-over"),
+    ),
+    graph=(
+        Edge(BEGIN, "r3.assessment"),
+        Edge("r3.assessment", "r3.escort", "guardian_able and home_safe"),
+        Edge("r3.assessment", "notify:r3.home_unsafe", "not guardian_able or not home_safe"),
+        Edge("notify:r3.home_unsafe", "end:home_unsafe"),
+        Edge("r3.escort", "r3.school_referral", "the child is of compulsory school age"),
+        Edge("r3.escort", "wait:visits", "the child is not of school age"),
+        Edge("r3.school_referral", "wait:visits"),
+        Edge("wait:visits", "r3.visit"),
+        Edge("r3.visit", "notify:r3.ran_away", "situation == ran_away"),
+        Edge("r3.visit", "notify:r3.guardian_failing", "situation == guardian_failing"),
+        Edge("r3.visit", "notify:r3.need", "one for each of the needs (R6, E4, P1, W1)"),
+        Edge("r3.visit", "wait:visits", "more visits to come"),
+        Edge("r3.visit", "r3.closing", "after the last visit"),
+        Edge("r3.closing", "end:closed", "outcome == closed"),
+        Edge("r3.closing", "end:kept_open", "outcome == keep_open"),
+    ),
 )
 
-VISIT_MONTHS = (1, 3, 6, 12)
 SCHOOL_AGE = (6, 15)  # compulsory education: ages 6 to 15 inclusive
+
+
+def visit_key(after: str) -> str:
+    """The visit's step and timer key: "1mo" → "visit-1m" (the keys R3 has always used)."""
+    return f"visit-{after.removesuffix('o') if after.endswith('mo') else after}"

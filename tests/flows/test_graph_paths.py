@@ -1,0 +1,56 @@
+"""Every run the flow tests made went along its procedure's step graph.
+
+The audit trail records each step opened, each timer set, each procedure started by another
+and each end: in order, that is the path the run took. Every step of it must be an edge of the
+graph (flows/graphcheck.py), so a flow that goes somewhere its picture does not show fails here
+even when the source check cannot see it (a wrong branch, a missing condition).
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import col, select
+
+from app.store import db
+from flows.catalog import BEGIN, all_procedures
+from flows.graphcheck import path_problems
+from models import AuditEvent, ProcedureRun
+
+pytestmark = [pytest.mark.flows, pytest.mark.last]
+ACTIONS = ("task.opened", "timer.set", "procedure.started", "procedure.finished")
+
+
+def run_paths() -> dict[int, tuple[str, list[str]]]:
+    """Each procedure run's path through its graph, from the audit trail (failed runs left out)."""
+    procs = all_procedures()
+    with db() as session:
+        runs = session.exec(select(ProcedureRun).where(ProcedureRun.status != "failed")).all()
+        events = session.exec(select(AuditEvent).where(col(AuditEvent.action).in_(ACTIONS))
+                              .order_by(col(AuditEvent.id))).all()
+    paths = {int(r.id): (r.code, [BEGIN]) for r in runs}  # type: ignore[arg-type]
+    for e in events:
+        parent = e.detail.get("parent_run_id")
+        if e.action == "procedure.started" and parent in paths:
+            paths[parent][1].append(f"start:{e.detail['code']}")
+        if e.procedure_run_id not in paths:
+            continue
+        code, path = paths[e.procedure_run_id]
+        if e.action == "task.opened":
+            path.append(e.detail["step"])
+        elif e.action == "timer.set":
+            [wait] = procs[code].waits  # with two waits, the timer key would tell which
+            path.append(f"wait:{wait.name}")
+        elif e.action == "procedure.finished":
+            path.append(f"end:{e.detail['outcome']}")
+    return paths
+
+
+def test_every_run_of_the_flow_tests_followed_its_graph(store) -> None:
+    paths = run_paths()
+    walked = [(code, path) for code, path in paths.values() if len(path) > 1]
+    if not walked:
+        pytest.skip("no procedure ran in this session: run with the flow tests")
+    procs = all_procedures()
+    problems = [f"{p}  (path {' → '.join(path)})" for code, path in walked
+                for p in path_problems(procs[code], path)]
+    assert not problems, "\n".join(problems)
