@@ -8,7 +8,9 @@ itself idempotent, so a message delivered but not yet marked is harmless to deli
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -25,6 +27,7 @@ from models import Agency, Case, OutboxMessage, ProcedureRun
 log = logging.getLogger("protect.dispatch")
 LEASE = timedelta(minutes=2)
 NOT_YET_RETRY = timedelta(seconds=0.2)
+PREFECT_RETRIES = 1  # per delivery attempt, inside Prefect's client
 
 
 class NotYet(Exception):
@@ -69,6 +72,30 @@ def _finish(msg: OutboxMessage, error: Exception | None) -> None:
         session.add(row)
 
 
+_clients: dict[str, Any] = {}
+_clients_lock = threading.Lock()
+
+
+def prefect_client() -> Any:
+    """This process's Prefect client for its API address, opened once and kept open.
+
+    A new client costs an SSL context (about 20 ms of CPU here, even for plain http) and a
+    new connection; the dispatcher used to pay both for every message. httpx's client is
+    safe to share between the dispatcher's threads.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL
+
+    url = str(PREFECT_API_URL.value())
+    with _clients_lock:
+        client = _clients.get(url)
+        if client is None:
+            client = get_client(sync_client=True)
+            client.__enter__()
+            _clients[url] = client
+        return client
+
+
 def _start(payload: dict[str, Any]) -> None:
     from prefect.deployments import run_deployment
 
@@ -85,6 +112,9 @@ def _start(payload: dict[str, Any]) -> None:
         spec.deployment, parameters={"procedure_run_id": run.id}, timeout=0,
         flow_run_name=name, tags=tags, idempotency_key=f"protect-run-{run.id}",
         as_subflow=False,  # a procedure started by another is its own run: it can suspend
+        # Synchronous here even when called from inside an async flow's step (a procedure
+        # starting another): Prefect would otherwise hand back a coroutine.
+        _sync=True,
     )
     with db() as session:
         row = session.get(ProcedureRun, run.id)
@@ -94,8 +124,21 @@ def _start(payload: dict[str, Any]) -> None:
 
 
 def _resume(payload: dict[str, Any]) -> None:
-    from prefect.client.orchestration import get_client
+    """Resume the run at its suspension `pause_key` with the decision as its run input.
+
+    This makes the two writes of Prefect's resume endpoint — store the run input under the
+    suspension's response key, then move the run from Suspended to Scheduled ("Resuming")
+    through the orchestration rules — with the public client API. On a SQLite server the
+    endpoint reads in a deferred transaction before it writes, so it fails with "database
+    is locked" whenever another write lands in between, and the client then backs off for
+    2, 4, 8 s; setting a state takes the write lock first and waits for it instead
+    (docs/decisions.md). The input is checked against the step's decision model before it
+    is queued, so the endpoint's schema check has nothing left to find.
+    """
+    import httpx
+    import orjson
     from prefect.client.schemas.responses import SetStateStatus
+    from prefect.states import Scheduled
 
     with db() as session:
         run = session.get(ProcedureRun, payload["procedure_run_id"])
@@ -104,25 +147,30 @@ def _resume(payload: dict[str, Any]) -> None:
     if flow_run_id is None:
         raise NotYet("the run has not started yet")
     key = payload["pause_key"]
-    with get_client(sync_client=True) as client:
-        fr = client.read_flow_run(flow_run_id)  # type: ignore[arg-type]
-        state = fr.state
-        paused_here = (state is not None and state.is_paused()
-                       and state.state_details.pause_key == key)
-        if not paused_here:
-            if key in (fr.empirical_policy.pause_keys or set()):
-                return  # resumed already: an earlier delivery went through
-            if state is not None and state.is_final():
-                raise DeliveryError(f"flow run is {state.type.value}; it cannot be resumed")
-            raise NotYet("the run is not suspended at this step yet")
-        response = client.resume_flow_run(fr.id, run_input=payload.get("run_input"))
-        reason = str(getattr(response.details, "reason", "") or "")
-        if response.status == SetStateStatus.ABORT and "schema not found" in reason:
-            # The flow is suspended but has not yet saved its input schema (it does so
-            # right after the state change): a moment too early, not a failure.
-            raise NotYet("the run is still suspending")
-        if response.status != SetStateStatus.ACCEPT:
-            raise DeliveryError(f"Prefect refused the resume: {response.details}")
+    client = prefect_client()
+    fr = client.read_flow_run(flow_run_id)
+    state = fr.state
+    paused_here = (state is not None and state.is_paused()
+                   and state.state_details.pause_key == key)
+    if not paused_here:
+        if key in (fr.empirical_policy.pause_keys or set()):
+            return  # resumed already: an earlier delivery went through
+        if state is not None and state.is_final():
+            raise DeliveryError(f"flow run is {state.type.value}; it cannot be resumed")
+        raise NotYet("the run is not suspended at this step yet")
+    keyset = state.state_details.run_input_keyset
+    if not keyset:
+        raise DeliveryError("the suspension waits for no input")
+    try:
+        client.create_flow_run_input(fr.id, key=keyset["response"],
+                                     value=orjson.dumps(payload.get("run_input") or {}).decode())
+    except httpx.HTTPStatusError as exc:
+        if exc.response.status_code != 409:
+            raise
+        # 409: stored by an earlier delivery that did not get to change the state
+    response = client.set_flow_run_state(fr.id, Scheduled(name="Resuming"))
+    if response.status != SetStateStatus.ACCEPT:
+        raise DeliveryError(f"Prefect refused the resume: {response.details}")
 
 
 def _notify(msg: OutboxMessage) -> None:
@@ -139,10 +187,14 @@ def _notify(msg: OutboxMessage) -> None:
 
 
 def deliver(msg: OutboxMessage) -> None:
-    if msg.kind == "start":
-        _start(msg.payload)
-    elif msg.kind == "resume":
-        _resume(msg.payload)
+    if msg.kind in ("start", "resume"):
+        from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
+
+        # The outbox retries a failed delivery itself, on its own schedule. Left to its
+        # default, Prefect's client would first retry a refused connection for about a
+        # minute (2 + 4 + … + 32 s) and hold the dispatcher while Prefect is down.
+        with temporary_settings({PREFECT_CLIENT_MAX_RETRIES: PREFECT_RETRIES}):
+            (_start if msg.kind == "start" else _resume)(msg.payload)
     elif msg.kind == "notify":
         _notify(msg)
     else:
@@ -155,8 +207,13 @@ def dispatch(
     kinds: Iterable[str] | None = None,
     keys: Iterable[str] | None = None,
     limit: int = 500,
+    workers: int = 1,
 ) -> DispatchReport:
     """Deliver pending messages that are due (or exactly `ids`), oldest first.
+
+    With `workers` > 1 the claimed messages are delivered by that many threads at once: each
+    delivery mostly waits on Prefect or a webhook, and one slow message no longer holds up
+    the ones behind it. Each message is still delivered by one thread only (its claim).
 
     Retries follow the real clock, never an "as of" time: a sweep run as of a later date
     must not push deliveries into the future.
@@ -173,20 +230,31 @@ def dispatch(
         if keys is not None:  # exactly these messages, e.g. the one a completion just wrote
             stmt = stmt.where(col(OutboxMessage.dedupe_key).in_(list(keys)))
         msgs = list(session.exec(stmt.order_by(col(OutboxMessage.id)).limit(limit)).all())
+    claimed = [msg for msg in msgs if _claim(msg)]
     report = DispatchReport()
-    for msg in msgs:
-        if not _claim(msg):
-            continue
-        try:
-            deliver(msg)
-        except Exception as exc:  # noqa: BLE001 - any failure is retried, and reported
-            (log.debug if isinstance(exc, NotYet) else log.warning)(
-                "outbox message %s (%s) not delivered: %s", msg.id, msg.kind,
-                type(exc).__name__)
-            report.failed += 1
-            report.errors.append(f"{msg.kind} #{msg.id}: {exc}")
-            _finish(msg, exc)
-        else:
+    if workers > 1 and len(claimed) > 1:
+        with ThreadPoolExecutor(min(workers, len(claimed)),
+                                thread_name_prefix="dispatch") as pool:
+            outcomes = list(pool.map(_deliver_one, claimed))
+    else:
+        outcomes = [_deliver_one(msg) for msg in claimed]
+    for msg, error in zip(claimed, outcomes, strict=True):
+        if error is None:
             report.delivered += 1
-            _finish(msg, None)
+        else:
+            report.failed += 1
+            report.errors.append(f"{msg.kind} #{msg.id}: {error}")
     return report
+
+
+def _deliver_one(msg: OutboxMessage) -> Exception | None:
+    """Deliver one claimed message and record the outcome; the error, if any."""
+    try:
+        deliver(msg)
+    except Exception as exc:  # noqa: BLE001 - any failure is retried, and reported
+        (log.debug if isinstance(exc, NotYet) else log.warning)(
+            "outbox message %s (%s) not delivered: %s", msg.id, msg.kind, type(exc).__name__)
+        _finish(msg, exc)
+        return exc
+    _finish(msg, None)
+    return None

@@ -23,6 +23,7 @@ from typing import Any
 from uuid import UUID
 
 log = logging.getLogger("protect.executor")
+RESULT_BLOCK = "protect-results"
 
 
 class Executor:
@@ -31,6 +32,7 @@ class Executor:
     def __init__(self, deployments: list[tuple[Any, Any]], *, poll_s: float = 0.25,
                  dispatch_s: float = 0.2, concurrency: int = 64) -> None:
         self.dispatch_s = dispatch_s
+        self.dispatch_workers = max(1, concurrency)
         self.deployments = deployments  # (RunnerDeployment, the flow it runs)
         self.poll_s = poll_s
         self.flows: dict[UUID, Any] = {}
@@ -45,12 +47,40 @@ class Executor:
         log.info("serving %d deployments in-process", len(self.flows))
 
     async def run(self) -> None:
-        from prefect.client.orchestration import get_client
+        from prefect.settings import PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK, temporary_settings
+
+        block = await self._result_storage_block()
+        with temporary_settings({PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK: block}):
+            await self._run()
+
+    @staticmethod
+    async def _result_storage_block() -> str:
+        """Save Prefect's local result storage as a named block; its slug.
+
+        Without a default storage block in the settings, Prefect asks the server for its
+        default before every flow run, on a new synchronous client, from the event loop
+        that all the runs share. Named, the storage is resolved once per process. It is
+        the same folder as before (PREFECT_LOCAL_STORAGE_PATH), so stored results still
+        resolve.
+        """
+        from prefect.filesystems import LocalFileSystem
+        from prefect.settings import PREFECT_LOCAL_STORAGE_PATH
+
+        block = LocalFileSystem(basepath=str(PREFECT_LOCAL_STORAGE_PATH.value()))
+        await block.asave(RESULT_BLOCK, overwrite=True)
+        return f"local-file-system/{RESULT_BLOCK}"
+
+    async def _run(self) -> None:
+        from prefect.context import AsyncClientContext
 
         await self.register()
         print("Your deployments are being served and polling for scheduled runs!", flush=True)
         dispatcher = asyncio.create_task(self._dispatch_loop())
-        async with get_client() as client:
+        # One client for the executor and every flow run it executes: Prefect's engine takes
+        # the client of the current AsyncClientContext when there is one, where it would
+        # otherwise build a new client (an SSL context and a connection) for every run.
+        async with AsyncClientContext() as ctx:
+            client = ctx.client
             while not self.stopping.is_set():
                 try:
                     runs = await client.get_scheduled_flow_runs_for_deployments(
@@ -81,7 +111,8 @@ class Executor:
 
         while not self.stopping.is_set():
             try:
-                await asyncio.to_thread(dispatch, kinds=("resume", "start"))
+                await asyncio.to_thread(dispatch, kinds=("resume", "start"),
+                                        workers=self.dispatch_workers)
             except Exception as exc:  # noqa: BLE001 - the case store may be restarting
                 log.warning("dispatch failed: %s", type(exc).__name__)
             try:

@@ -4,12 +4,23 @@ A flow body calls these in the order of the plan. Each side effect is a Prefect 
 result is persisted, so when a resumed run replays from the top the task returns its stored
 result instead of running again (DESIGN.md, invariant 5). Everything that crosses into Prefect
 (parameters, results, run input, logs) is an id, a code, an enum, a date or an amount.
+
+Replay reads the case store first. When a flow run begins, `Procedure.begin` reads, in one
+query round, the run's step journal (each finished step's result, written by the step itself)
+and the decisions whose resume Prefect has accepted. A finished step then returns its result
+without a Prefect task run, and a decided human step its decision without a second
+suspension request: on Prefect's SQLite server each of those was a write on every resume,
+for every earlier step (docs/decisions.md). A step the journal does not know goes through
+Prefect as before, with Prefect's cache behind it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
+import inspect
+import json
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any, Literal
@@ -35,8 +46,26 @@ class TimerInput(BaseModel):
     outcome: Literal["fired", "cancelled"]
 
 
+def journal_key(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    """A digest of a step's inputs, bar the procedure run (the journal is per run).
+
+    Bound to the operation's signature with its defaults, so that the flow's lookup and
+    the step's own write agree however the arguments were passed.
+    """
+    bound = inspect.signature(fn).bind(*args, **kwargs)
+    bound.apply_defaults()
+    params = dict(bound.arguments)
+    params.pop(next(iter(params)))  # procedure_run_id
+    raw = json.dumps(params, default=str, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(raw.encode()).hexdigest()[:40]
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
+
+
 def _task(name: str, fn: Callable[..., Any]) -> Any:
-    """A case-store operation as an async Prefect task.
+    """A case-store operation as an async Prefect task whose result is also journaled.
 
     The work itself is synchronous database I/O: it runs in a worker thread, so that the
     event loop — where many procedures' flow runs proceed at once in the serving process —
@@ -44,9 +73,15 @@ def _task(name: str, fn: Callable[..., Any]) -> Any:
     operation's own signature and source, which Prefect uses for parameters and cache keys.
     """
 
+    def run_and_keep(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        result = fn(*args, **kwargs)
+        engine.journal_put(args[0] if args else kwargs["procedure_run_id"], name,
+                           journal_key(fn, args, kwargs), _jsonable(result))
+        return result
+
     @functools.wraps(fn)
     async def run(*args: Any, **kwargs: Any) -> Any:
-        return await asyncio.to_thread(fn, *args, **kwargs)
+        return await asyncio.to_thread(run_and_keep, args, kwargs)
 
     return task(name=name, cache_policy=REPLAY_SAFE, persist_result=True, retries=2,
                 retry_delay_seconds=1)(run)
@@ -67,17 +102,33 @@ is_school_age = _task("check-school-age", engine.is_school_age)
 class Procedure:
     """One running procedure instance, as its flow body sees it."""
 
-    def __init__(self, spec: ProcedureSpec, run_id: int, info: dict[str, Any]) -> None:
+    def __init__(self, spec: ProcedureSpec, run_id: int, info: dict[str, Any],
+                 replay: dict[str, Any] | None = None) -> None:
         self.spec, self.run_id, self.info = spec, run_id, info
         self.params: dict[str, Any] = info["params"]
         self.log = get_run_logger()
+        replay = replay or {}
+        self.journal: dict[tuple[str, str], Any] = replay.get("journal", {})
+        self.resumed: dict[str, Any] = replay.get("resumed", {})
 
     @classmethod
     async def begin(cls, spec: ProcedureSpec, procedure_run_id: int) -> Procedure:
         ctx = FlowRunContext.get()
         assert ctx is not None and ctx.flow_run is not None, "a procedure runs inside a flow run"
-        info = await begin_run(procedure_run_id, str(ctx.flow_run.id))
-        return cls(spec, procedure_run_id, info)
+        flow_run_id = str(ctx.flow_run.id)
+        replay = await asyncio.to_thread(engine.replay_state, procedure_run_id)
+        if replay["flow_run_id"] == flow_run_id and replay["status"] != "starting":
+            info = replay["info"]  # begun in an earlier execution of this flow run
+        else:
+            info = await begin_run(procedure_run_id, flow_run_id)
+        return cls(spec, procedure_run_id, info, replay)
+
+    async def _step(self, op: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run a case-store step, or return its journaled result on a replay."""
+        key = (op.name, journal_key(op.fn, (self.run_id, *args), kwargs))
+        if key in self.journal:
+            return self.journal[key]
+        return await op(self.run_id, *args, **kwargs)
 
     async def human(self, step: str, *, key: str | None = None, owner: str | None = None,
                     correction: bool = False) -> Any:
@@ -88,11 +139,13 @@ class Procedure:
         """
         spec = self.spec.step(step)
         step_key = key or step.split(".", 1)[1].replace("_", "-")
-        task_id = await open_task(self.run_id, step, step_key, owner, correction)
+        suspension = pause_key("task", step_key)
+        task_id = await self._step(open_task, step, step_key, owner, correction)
+        if suspension in self.resumed:
+            return spec.decision.model_validate(self.resumed[suspension])
         self.log.info("waiting for task %s (%s, owner %s)", task_id, step,
                       owner or spec.owner)
-        decision = await asuspend_flow_run(wait_for_input=spec.decision,
-                                           key=pause_key("task", step_key))
+        decision = await asuspend_flow_run(wait_for_input=spec.decision, key=suspension)
         self.log.info("task %s decided", task_id)
         return decision
 
@@ -108,42 +161,46 @@ class Procedure:
         for attempt in range(rounds):
             key = base if attempt == 0 else f"{base}-fix-{attempt}"
             decision = await self.human(step, key=key, owner=owner, correction=attempt > 0)
-            problems = await check_record(self.run_id, key, context)
+            problems = await self._step(check_record, key, context)
             if not problems:
                 return decision
             await self.notify(owner or self.spec.step(step).owner or "center",
-                        "record.correction_needed", key=f"{key}-refused", step=step,
-                        problems=problems)
+                              "record.correction_needed", key=f"{key}-refused", step=step,
+                              problems=problems)
         raise RuntimeError(f"{step}: the record was still refused after {rounds} corrections")
 
     async def wait_until(self, key: str, due_at: datetime) -> str:
         """A durable timer: suspend until the sweep fires it or it is cancelled."""
-        timer_id = await open_timer(self.run_id, key, due_at)
+        suspension = pause_key("timer", key)
+        timer_id = await self._step(open_timer, key, due_at)
+        if suspension in self.resumed:
+            return str(TimerInput.model_validate(self.resumed[suspension]).outcome)
         self.log.info("timer %s (%s) set for %s", timer_id, key, due_at.date().isoformat())
-        result = await asuspend_flow_run(wait_for_input=TimerInput, key=pause_key("timer", key))
+        result = await asuspend_flow_run(wait_for_input=TimerInput, key=suspension)
         self.log.info("timer %s %s", timer_id, result.outcome)
         return str(result.outcome)
 
     async def start(self, code: str, *, key: str, params: dict[str, Any] | None = None) -> int:
         """Start another procedure for the same case: a separate flow run, linked by the case."""
-        child = await start_child(self.run_id, code, key, params or {})
-        self.log.info("started %s as procedure run %s", code, child)
+        child = await self._step(start_child, code, key, params or {})
+        self.log.info("%s is procedure run %s", code, child)
         return int(child)
 
     async def notify(self, agency: str, event: str, *, key: str, **data: Any) -> None:
-        await notify(self.run_id, agency, event, key, **data)
+        await self._step(notify, agency, event, key, **data)
 
     async def record_placement(self, placed_on: date) -> None:
-        await set_placement(self.run_id, placed_on)
+        await self._step(set_placement, placed_on)
 
     async def placement_date(self) -> date | None:
-        return await placement_date(self.run_id)  # type: ignore[no-any-return]
+        value = await self._step(placement_date)
+        return date.fromisoformat(value) if isinstance(value, str) else value
 
     async def is_school_age(self, on: date, ages: tuple[int, int]) -> bool:
-        return bool(await is_school_age(self.run_id, on, ages))
+        return bool(await self._step(is_school_age, on, ages))
 
     async def finish(self, outcome: str) -> str:
-        await finish_run(self.run_id, outcome)
+        await self._step(finish_run, outcome)
         self.log.info("procedure finished: %s", outcome)
         return outcome
 

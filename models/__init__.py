@@ -9,6 +9,7 @@ from models.tables import (
     HumanTask,
     OutboxMessage,
     ProcedureRun,
+    StepJournal,
     Timer,
     User,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "HumanTask",
     "OutboxMessage",
     "ProcedureRun",
+    "StepJournal",
     "Timer",
     "User",
 ]

@@ -172,6 +172,27 @@ class Timer(SQLModel, table=True):
     fired_at: datetime | None = _ts(nullable=True)
 
 
+class StepJournal(SQLModel, table=True):
+    """The result of one of a procedure run's steps, kept for its replays.
+
+    After a resume Prefect runs the flow function again from the top. Each finished step
+    (open a task, notify, start another procedure, …) is idempotent and its Prefect task
+    result is persisted, but replaying it through Prefect costs a task run with its states
+    on the server for every finished step, on every resume. A flow reads its run's journal
+    once when it begins and takes finished steps' results from it instead
+    (flows/steps.py); ids, codes, dates and booleans only, as in Prefect.
+    """
+
+    __table_args__ = (UniqueConstraint("procedure_run_id", "op", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    procedure_run_id: int = Field(foreign_key="procedurerun.id")
+    op: str = Field(max_length=32)
+    key: str = Field(max_length=64)  # a digest of the step's inputs
+    result: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
+    created_at: datetime = _ts(nullable=False)
+
+
 class AuditEvent(SQLModel, table=True):
     """Who did what, when: every change and every read of personal data."""
 

@@ -8,9 +8,10 @@ import pytest
 from sqlmodel import select
 
 from app import clock, services
+from app.outbox import start_message_key
 from app.store import db
 from app.sweep import sweep
-from models import Timer
+from models import OutboxMessage, Timer
 from tests.helpers import (
     complete,
     flow_state,
@@ -79,3 +80,7 @@ def test_a_rescued_child_without_family_is_placed_and_j2_starts(system) -> None:
     [j2] = wait_for(lambda: runs_of(case, "J2"), what="J2 to start")
     timer = wait_for(lambda: _timer(j2.id), what="J2's clock")
     assert timer.due_at.date() == date(2028, 11, 1)
+    with db() as session:  # R2's step delivered the start itself, at the first attempt
+        started = session.exec(select(OutboxMessage).where(
+            OutboxMessage.dedupe_key == start_message_key(j2.id))).one()
+    assert (started.status, started.attempts) == ("delivered", 1)
