@@ -22,6 +22,7 @@ test: setup
 	$(BIN)/python -m pytest
 
 bench: setup
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,bench]"
 	$(BIN)/python -m bench
 
 clean:

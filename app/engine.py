@@ -9,7 +9,8 @@ from sqlmodel import Session, col, select
 
 from app import audit, clock
 from app.outbox import enqueue, resume_message_key, start_message_key
-from app.rules.ladder import AgencyNode, ladder_for
+from app.procedure_settings import step_ladder
+from app.rules.ladder import AgencyNode
 from app.rules.workdays import TZ, due_after
 from app.services import start_procedure
 from app.store import db
@@ -122,7 +123,7 @@ def open_task(procedure_run_id: int, step: str, step_key: str, owner: str | None
         first = owner or spec.owner
         if first is None:
             raise ValueError(f"step {step} needs an owner")
-        ladder = ladder_for(first, agency_nodes(session=session), bureau=spec.bureau)
+        ladder = step_ladder(spec, first, agency_nodes(session=session))
         task = HumanTask(
             procedure_run_id=procedure_run_id, case_id=run.case_id, step_key=step_key,
             step=step, title=spec.title + (" (correct the data)" if correction else ""),

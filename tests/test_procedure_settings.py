@@ -194,3 +194,24 @@ def test_the_bureau_above_a_local_owner_is_the_steps_else_its_levels() -> None:
     assert step_ladder(VISIT, STREET, NODES, levels)[-2] == "mca"  # the step names mca
     assert step_ladder(replace(VISIT, bureau=None), STREET, NODES, levels) == [
         STREET, "district:lingwu", "edu", "office"]
+
+
+def test_a_task_opened_by_the_engine_climbs_the_configured_ladder(tmp_path, configured,
+                                                                   store) -> None:
+    from app import clock, engine, services
+    from app.store import db
+    from models import HumanTask
+    from tests.helpers import intake_form
+
+    configured(_file(tmp_path, '[R2.steps.identity]\ndeadline = "2wd"\n'
+                               'escalate_to = ["office"]\n'))
+    with db() as session:
+        case = services.open_case(session=session, data=intake_form(), actor="test",
+                                  now=clock.now())
+        run_id = services.start_procedure(session=session, case_id=case.id, code="R2",
+                                          actor="test", now=clock.now()).id
+    task_id = engine.open_task(run_id, "r2.identity", "identity")
+    with db() as session:
+        task = session.get(HumanTask, task_id)
+        assert task is not None
+        assert (task.ladder, task.deadline) == (["psb", "office"], "2wd")
