@@ -135,11 +135,6 @@ def _resume(payload: dict[str, Any]) -> None:
     (docs/decisions.md). The input is checked against the step's decision model before it
     is queued, so the endpoint's schema check has nothing left to find.
     """
-    import httpx
-    import orjson
-    from prefect.client.schemas.responses import SetStateStatus
-    from prefect.states import Scheduled
-
     with db() as session:
         run = session.get(ProcedureRun, payload["procedure_run_id"])
         assert run is not None
@@ -158,17 +153,32 @@ def _resume(payload: dict[str, Any]) -> None:
         if state is not None and state.is_final():
             raise DeliveryError(f"flow run is {state.type.value}; it cannot be resumed")
         raise NotYet("the run is not suspended at this step yet")
-    keyset = state.state_details.run_input_keyset
+    resume_suspended(client, fr, payload.get("run_input"))
+
+
+def resume_suspended(client: Any, flow_run: Any, run_input: dict[str, Any] | None) -> None:
+    """Resume a suspended flow run with `run_input`: the two writes of Prefect's resume.
+
+    Store the input under the suspension's response key, then move the run from Suspended
+    to Scheduled ("Resuming") through the orchestration rules, which refuse it if the run
+    has moved on meanwhile.
+    """
+    import httpx
+    import orjson
+    from prefect.client.schemas.responses import SetStateStatus
+    from prefect.states import Scheduled
+
+    keyset = flow_run.state.state_details.run_input_keyset
     if not keyset:
         raise DeliveryError("the suspension waits for no input")
     try:
-        client.create_flow_run_input(fr.id, key=keyset["response"],
-                                     value=orjson.dumps(payload.get("run_input") or {}).decode())
+        client.create_flow_run_input(flow_run.id, key=keyset["response"],
+                                     value=orjson.dumps(run_input or {}).decode())
     except httpx.HTTPStatusError as exc:
         if exc.response.status_code != 409:
             raise
         # 409: stored by an earlier delivery that did not get to change the state
-    response = client.set_flow_run_state(fr.id, Scheduled(name="Resuming"))
+    response = client.set_flow_run_state(flow_run.id, Scheduled(name="Resuming"))
     if response.status != SetStateStatus.ACCEPT:
         raise DeliveryError(f"Prefect refused the resume: {response.details}")
 
