@@ -11,11 +11,18 @@ def flows_by_code() -> dict[str, Any]:
     """The flow object of every procedure, by code (imports Prefect and the flows)."""
     from flows.judicial.j2 import j2_hukou_registration
     from flows.medical.m1 import m1_emergency_treatment
+    from flows.rescue.r1 import r1_infant_orphan_placement
     from flows.rescue.r2 import r2_street_child_rescue
     from flows.rescue.r3 import r3_return_home
+    from flows.rescue.r4 import r4_guardian_intervention
+    from flows.rescue.r5 import r5_temporary_placement
+    from flows.rescue.r6 import r6_living_assistance
+    from flows.rescue.r7 import r7_charity_visit
 
-    return {"R2": r2_street_child_rescue, "R3": r3_return_home, "M1": m1_emergency_treatment,
-            "J2": j2_hukou_registration}
+    return {"R1": r1_infant_orphan_placement, "R2": r2_street_child_rescue,
+            "R3": r3_return_home, "R4": r4_guardian_intervention,
+            "R5": r5_temporary_placement, "R6": r6_living_assistance, "R7": r7_charity_visit,
+            "M1": m1_emergency_treatment, "J2": j2_hukou_registration}
 
 
 def build_deployments(*, sweep_interval_s: int | None = SWEEP_INTERVAL_S

@@ -370,10 +370,40 @@ def _derive_hukou_application(columns: dict[str, list[Any]]) -> dict[str, list[A
     }
 
 
+def _derive_family_eligibility(columns: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    return {
+        # A congenitally disabled child is a disabled child (R6 enrols them in insurance).
+        "congenital_implies_disabled": [
+            (disabled or not congenital) if congenital is not None and disabled is not None
+            else None
+            for congenital, disabled in zip(
+                columns["congenital_disability"], columns["disabled"], strict=True,
+            )
+        ],
+    }
+
+
+def _derive_assistance_grant(columns: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    granted = columns["granted"]
+    return {
+        # Only a grant needs its date and a positive amount; a refusal needs neither.
+        "granted_on_when_granted": [
+            (day is not None) if ok is True else None
+            for ok, day in zip(granted, columns["granted_on"], strict=True)
+        ],
+        "amount_when_granted": [
+            (amount is not None and amount > 0) if ok is True else None
+            for ok, amount in zip(granted, columns["amount"], strict=True)
+        ],
+    }
+
+
 _DERIVE: dict[str, Callable[[dict[str, list[Any]]], dict[str, list[Any]]]] = {
     "child_intake": _derive_child_intake,
     "settlement_claim": _derive_settlement_claim,
     "hukou_application": _derive_hukou_application,
+    "family_eligibility": _derive_family_eligibility,
+    "assistance_grant": _derive_assistance_grant,
 }
 
 

@@ -142,9 +142,9 @@ def base_procedures() -> dict[str, ProcedureSpec]:
     """Every procedure by code, as the code defines it (before the operator's settings)."""
     from flows.judicial.spec import J2
     from flows.medical.spec import M1
-    from flows.rescue.spec import R2, R3
+    from flows.rescue.spec import R1, R2, R3, R4, R5, R6, R7
 
-    return {p.code: p for p in (R2, R3, M1, J2)}
+    return {p.code: p for p in (R1, R2, R3, R4, R5, R6, R7, M1, J2)}
 
 
 def all_procedures() -> dict[str, ProcedureSpec]:

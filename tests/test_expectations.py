@@ -47,6 +47,19 @@ VALID: dict[str, dict[str, Any]] = {
         "application_date": "2024-01-02", "institution": "welfare",
         "address": "No. 1 Beijing Road, Jinfeng District",
     },
+    "infant_finding": {
+        "category": "abandoned_infant", "found_on": "2024-06-01", "found_district": "xixia",
+        "found_place": "Outside a supermarket", "notes": "About two months old.",
+    },
+    "orphan_allowance": {"enrolled_on": "2024-06-20", "monthly_allowance": 1510},
+    "guardian_intervention": {"outcome": "stopped", "acted_on": "2024-06-03"},
+    "family_eligibility": {
+        "dibao_eligible": True, "disabled": False, "congenital_disability": False,
+        "household_size": 3, "income_per_person": 420.5,
+    },
+    "assistance_grant": {"granted": True, "granted_on": "2024-07-01", "amount": 660},
+    "charity_visit": {"circumstance": "mental_disorder", "visited_on": "2024-06-05"},
+    "charity_grant": {"paid_on": "2024-06-20", "amount_paid": 3000, "receipt_no": "CF-2024-0001"},
 }
 
 # (suite, changes to the valid record, the field refused, the code)
@@ -144,6 +157,18 @@ REFUSALS: list[tuple[str, dict[str, Any], str, str]] = [
     ("hukou_application", {"address": ""}, "address", "address.required"),
     ("hukou_application", {"address": 12}, "address", "address.not_text"),
     ("hukou_application", {"address": "a" * 201}, "address", "address.length"),
+    ("infant_finding", {"found_district": "beijing"}, "found_district", "found_district.invalid"),
+    ("infant_finding", {"found_on": "2024-02-30"}, "found_on", "found_on.not_a_date"),
+    ("orphan_allowance", {"monthly_allowance": 0}, "monthly_allowance",
+     "monthly_allowance.not_positive"),
+    ("guardian_intervention", {"acted_on": None}, "acted_on", "acted_on.required"),
+    ("family_eligibility", {"congenital_disability": True}, "congenital_disability",
+     "congenital_disability.not_disabled"),
+    ("family_eligibility", {"household_size": 0}, "household_size", "household_size.range"),
+    ("assistance_grant", {"amount": None}, "amount", "amount.required_when_granted"),
+    ("assistance_grant", {"granted_on": None}, "granted_on", "granted_on.required_when_granted"),
+    ("charity_visit", {"circumstance": "bored"}, "circumstance", "circumstance.invalid"),
+    ("charity_grant", {"receipt_no": "cf 1"}, "receipt_no", "receipt_no.format"),
 ]
 
 

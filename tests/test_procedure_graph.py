@@ -150,7 +150,8 @@ def test_unknown_and_unreachable_nodes_are_reported() -> None:
             "start:R3", "end:returned_home"]),
     ("R3", [BEGIN, "r3.assessment", "r3.escort", "wait:visits", "r3.visit", "wait:visits",
             "r3.visit", "r3.closing", "end:closed"]),
-    ("R3", [BEGIN, "r3.assessment", "end:home_unsafe"]),  # through its notification
+    ("R3", [BEGIN, "r3.assessment", "start:R4", "end:home_unsafe"]),  # through its notification
+    ("R4", [BEGIN, "r4.reprimand", "r4.penalty", "r4.prosecution", "end:prosecuted"]),
     ("M1", [BEGIN, "m1.admission", "m1.intervention", "m1.status", "m1.discharge", "m1.claim",
             "m1.claim", "m1.payment", "end:settled"]),
     ("J2", [BEGIN, "wait:clock", "end:family_found"]),

@@ -18,8 +18,10 @@ async def r3_return_home(procedure_run_id: int) -> str:
     child home and hands over to the home street office (5 working days) → a child of
     compulsory school age is referred to the education bureau → the home street office visits
     at 1, 3, 6 and 12 months, each within 5 working days of its date → a closing review.
-    A visit that finds the child gone or the guardian failing alerts the center. The visits'
-    dates, like every deadline, are the operator's settings (procedures.toml).
+    An unsafe home, or a visit that finds the child gone or the guardian failing, alerts the
+    center and starts the guardian intervention ladder (R4); a visit's need for living
+    assistance starts R6. The visits' dates, like every deadline, are the operator's settings
+    (procedures.toml).
 
     Args:
         procedure_run_id: the procedure run in the case store.
@@ -30,6 +32,8 @@ async def r3_return_home(procedure_run_id: int) -> str:
     assessment = await p.human("r3.assessment")
     if not (assessment.guardian_able and assessment.home_safe):
         await p.notify("center", "r3.home_unsafe", key="home-unsafe")
+        await p.start("R4", key="home-unsafe-r4",
+                      params={"street": assessment.home_street, "reason": "home_unsafe"})
         return await p.finish("home_unsafe")
     home_street = assessment.home_street
 
@@ -46,8 +50,15 @@ async def r3_return_home(procedure_run_id: int) -> str:
         if visit.situation in ("ran_away", "guardian_failing"):
             await p.notify("center", f"r3.{visit.situation}", key=f"{key}-alert",
                            visit=key.removeprefix("visit-"))
+            await p.start("R4", key=f"{key}-r4",
+                          params={"street": home_street, "reason": visit.situation})
+        if "R6" in visit.needs:
+            await p.start("R6", key=f"{key}-need-R6", params={"street": home_street})
         for need in visit.needs:
-            await p.notify("center", "r3.need", key=f"{key}-need-{need}", need=need)
+            if need != "R6":
+                # TODO(merge): start E4, P1 and W1 here (as R6 above) once they exist; until
+                # then the center is told and starts them by hand.
+                await p.notify("center", "r3.need", key=f"{key}-need-{need}", need=need)
 
     closing = await p.human("r3.closing")
     return await p.finish("closed" if closing.outcome == "closed" else "kept_open")

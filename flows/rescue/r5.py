@@ -1,0 +1,31 @@
+"""R5 temporary loss of support (四(一)3)."""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from flows.catalog import procedure
+from flows.rescue.spec import R5
+from flows.steps import Procedure, on_failure
+
+
+@flow(name=R5.flow_name, persist_result=True, on_failure=[on_failure], on_crashed=[on_failure])
+async def r5_temporary_placement(procedure_run_id: int) -> str:
+    """Place a child left without support in a welfare institution.
+
+    Children whose parents are imprisoned, and rescued trafficked infants whose guardian is not
+    found: civil affairs places them in a welfare institution (5 working days), which admits
+    them (2 working days). For a trafficked infant without guardian the placement starts J2's
+    clock; for a child of imprisoned parents it is temporary.
+
+    Args:
+        procedure_run_id: the procedure run in the case store.
+    """
+    p = await Procedure.begin(procedure(R5.code), procedure_run_id)  # with the settings
+
+    placement = await p.human("r5.placement")
+    admission = await p.human("r5.admission")
+    if placement.reason == "trafficked_no_guardian":
+        await p.record_placement(admission.admitted_on)
+        await p.start("J2", key="no-guardian")
+    return await p.finish("placed")
