@@ -188,3 +188,133 @@ def test_r3_starts_the_ladder_for_an_unsafe_home_and_r4_r6_from_a_visit(system) 
         note = session.exec(select(OutboxMessage).where(
             OutboxMessage.dedupe_key == f"notify:run:{r3}:visit-1m-need-E4")).one()
     assert (note.payload["agency"], note.payload["event"]) == ("center", "r3.need")
+
+
+# --- R1 abandoned infant or orphan placement ----------------------------------------------------
+
+
+def test_a_found_infant_without_parents_is_placed_enrolled_and_j2_starts(system) -> None:
+    today = clock.now().date().isoformat()
+    infant, orphan = open_case(district="xixia"), open_case()
+    r1, r1_home = start(infant, "R1"), start(orphan, "R1")
+
+    finding = open_task(infant, "r1.finding")
+    assert finding.owner == "psb"
+    form = {"category": "abandoned_infant", "parent_found": False, "found_on": today,
+            "found_district": "beijing", "found_place": "西夏区某小区门口"}
+    assert _refused_fields(finding, **form) == {"found_district"}  # the suite refuses it
+    complete(finding, **{**form, "found_district": "xixia"})
+
+    acceptance = open_task(infant, "r1.acceptance")
+    assert acceptance.owner == "mca"
+    escalated = _escalate(acceptance)  # to the bureau's supervisor
+    assert (escalated.owner, escalated.owner_role, escalated.rung) == ("mca", "supervisor", 1)
+    complete(acceptance, "mca", accepted_on=today)
+    admission = open_task(infant, "r1.admission")
+    assert admission.owner == "welfare"
+    complete(admission, admitted_on=today)
+    [j2] = wait_for(lambda: runs_of(infant, "J2"), what="J2 to start")
+    assert j2.parent_run_id == r1
+    enrolment = open_task(infant, "r1.enrolment")
+    assert _refused_fields(enrolment, enrolled_on=today, monthly_allowance=0) == {
+        "monthly_allowance"}
+    complete(enrolment, enrolled_on=today, monthly_allowance=1510)
+    assert wait_finished(r1).outcome == "placed"
+
+    complete(open_task(orphan, "r1.finding"), category="orphan", parent_found=True,
+             found_on=today, found_district="xingqing", found_place="兴庆区某街道")
+    assert wait_finished(r1_home).outcome == "returned_home"
+    assert [r.parent_run_id for r in runs_of(orphan, "R3")] == [r1_home]
+    assert runs_of(orphan, "J2") == []
+
+
+# --- R5 temporary loss of support ---------------------------------------------------------------
+
+
+def test_a_child_without_support_is_placed_and_a_trafficked_infant_starts_j2(system) -> None:
+    today = clock.now().date().isoformat()
+    imprisoned, trafficked = open_case(), open_case()
+    r5, r5_j2 = start(imprisoned, "R5"), start(trafficked, "R5")
+
+    placement = open_task(imprisoned, "r5.placement")
+    assert placement.owner == "mca"
+    assert _refused_fields(placement, reason="lost", placed_on="2026-02-30") == {
+        "reason", "placed_on"}
+    assert _escalate(placement).owner_role == "supervisor"
+    complete(placement, "mca", reason="parent_imprisoned", placed_on=today)
+    complete(open_task(imprisoned, "r5.admission"), "welfare", admitted_on=today)
+    assert wait_finished(r5).outcome == "placed"
+    assert runs_of(imprisoned, "J2") == []
+
+    complete(open_task(trafficked, "r5.placement"), reason="trafficked_no_guardian",
+             placed_on=today)
+    complete(open_task(trafficked, "r5.admission"), admitted_on=today)
+    assert wait_finished(r5_j2).outcome == "placed"
+    assert [r.parent_run_id for r in runs_of(trafficked, "J2")] == [r5_j2]
+
+
+# --- R6 living assistance -----------------------------------------------------------------------
+
+
+def test_living_assistance_follows_the_familys_eligibility(system) -> None:
+    today = clock.now().date().isoformat()
+    disabled, poor, neither = open_case(), open_case(district="helan"), open_case()
+    runs = {c: start(c, "R6") for c in (disabled, poor, neither)}
+    family = {"household_size": 4, "income_per_person": 480}
+
+    eligibility = open_task(disabled, "r6.eligibility")
+    assert eligibility.owner == "street:xingqing-fenghuang"
+    assert _refused_fields(eligibility, dibao_eligible=True, disabled=False,
+                           congenital_disability=True, **family) == {"congenital_disability"}
+    assert _escalate(eligibility).owner == "district:xingqing"
+    complete(eligibility, "street:xingqing-fenghuang", dibao_eligible=True, disabled=True,
+             congenital_disability=True, **family)
+    dibao = open_task(disabled, "r6.dibao")
+    assert _refused_fields(dibao, granted=True, granted_on=today) == {"amount"}
+    complete(dibao, granted=True, granted_on=today, amount=660)
+    rehabilitation = open_task(disabled, "r6.rehabilitation")
+    assert rehabilitation.owner == "dpf"
+    complete(rehabilitation, granted=True, granted_on=today, amount=2000)
+    medical_aid = open_task(disabled, "r6.medical_aid")
+    assert medical_aid.owner == "health"
+    complete(medical_aid, granted=False)
+    insurance = open_task(disabled, "r6.insurance")
+    assert insurance.owner == "hrss"
+    complete(insurance, enrolled_on=today)
+    assert wait_finished(runs[disabled]).outcome == "assisted"
+
+    eligibility = open_task(poor, "r6.eligibility")  # climbed too, in the sweep above
+    assert eligibility.first_owner == "street:helan-xigang"
+    complete(eligibility, dibao_eligible=True, disabled=False, **family)
+    complete(open_task(poor, "r6.dibao"), granted=False)
+    assert wait_finished(runs[poor]).outcome == "not_assisted"
+
+    complete(open_task(neither, "r6.eligibility"), dibao_eligible=False, disabled=False,
+             household_size=2, income_per_person=3200)
+    assert wait_finished(runs[neither]).outcome == "not_eligible"
+
+
+# --- R7 charity home visits ---------------------------------------------------------------------
+
+
+def test_a_charity_visit_pays_a_grant_when_one_is_needed_and_is_recorded(system) -> None:
+    today = clock.now().date().isoformat()
+    needy, coping = open_case(), open_case()
+    r7, r7_none = start(needy, "R7"), start(coping, "R7")
+
+    visit = open_task(needy, "r7.visit")
+    assert visit.owner == "charity"
+    assert (_escalate(visit).owner, _task(visit.id).owner_role) == ("charity", "supervisor")
+    complete(visit, "charity", circumstance="serious_illness", visited_on=today)
+    complete(open_task(needy, "r7.assessment"), grant_needed=True, amount=3000)
+    payment = open_task(needy, "r7.payment")
+    assert _refused_fields(payment, paid_on=today, amount_paid=3000, receipt_no="cf 1") == {
+        "receipt_no"}
+    complete(payment, paid_on=today, amount_paid=3000, receipt_no="CF-2026-0158")
+    complete(open_task(needy, "r7.record"), recorded_on=today)
+    assert wait_finished(r7).outcome == "granted"
+
+    complete(open_task(coping, "r7.visit"), circumstance="poverty", visited_on=today)
+    complete(open_task(coping, "r7.assessment"), grant_needed=False)
+    complete(open_task(coping, "r7.record"), recorded_on=today)
+    assert wait_finished(r7_none).outcome == "no_grant"
