@@ -36,6 +36,7 @@ async def e3_dropout_return(procedure_run_id: int) -> str:
         effort = await p.human("e3.district_office", owner=district)
     if effort.outcome == "not_returned":
         effort = await p.human("e3.bureau_action")
+    # A return always carries its date (the return_effort suite refuses one without).
     if effort.outcome == "not_returned" or effort.returned_on is None:
         await p.notify("center", "e3.not_returned", key="not-returned")
         return await p.finish("not_returned")
