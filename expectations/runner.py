@@ -398,12 +398,54 @@ def _derive_assistance_grant(columns: dict[str, list[Any]]) -> dict[str, list[An
     }
 
 
+def _required_when(flags: list[Any], given: list[bool]) -> list[Any]:
+    """True/False where a flag asks for a value (was it given?), None where it does not."""
+    return [(was_given if flag else None) for flag, was_given in zip(flags, given, strict=True)]
+
+
+def _derive_school_enrolment(columns: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    return {"enrolled_on_when_attending": _required_when(
+        [a is True for a in columns["attending"]], columns["enrolled_on_given"])}
+
+
+def _derive_dropout_report(columns: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    return {
+        "last_attended_not_after_report": [
+            (last <= reported) if last is not None and reported is not None else None
+            for last, reported in zip(
+                columns["last_attended_on"], columns["reported_on"], strict=True,
+            )
+        ],
+    }
+
+
+def _derive_return_effort(columns: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    return {"returned_on_when_returned": _required_when(
+        [o == "returned" for o in columns["outcome"]], columns["returned_on_given"])}
+
+
+def _academic_year_consecutive(value: str | None) -> bool | None:
+    if value is None or not re.fullmatch(r"20[0-9]{2}-20[0-9]{2}", value):
+        return None  # the format check reports it
+    first, second = value.split("-")
+    return int(second) == int(first) + 1
+
+
+def _derive_education_aid_application(columns: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    return {"academic_year_consecutive": [
+        _academic_year_consecutive(v) for v in columns["academic_year"]]}
+
+
 _DERIVE: dict[str, Callable[[dict[str, list[Any]]], dict[str, list[Any]]]] = {
     "child_intake": _derive_child_intake,
     "settlement_claim": _derive_settlement_claim,
     "hukou_application": _derive_hukou_application,
     "family_eligibility": _derive_family_eligibility,
     "assistance_grant": _derive_assistance_grant,
+    "school_enrolment": _derive_school_enrolment,
+    "dropout_report": _derive_dropout_report,
+    "return_effort": _derive_return_effort,
+    "education_aid_application": _derive_education_aid_application,
 }
 
 

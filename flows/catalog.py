@@ -140,11 +140,12 @@ def node_kind(node: str) -> str:
 
 def base_procedures() -> dict[str, ProcedureSpec]:
     """Every procedure by code, as the code defines it (before the operator's settings)."""
+    from flows.education.spec import E1, E2, E3, E4, E5, E6
     from flows.judicial.spec import J2
     from flows.medical.spec import M1
     from flows.rescue.spec import R1, R2, R3, R4, R5, R6, R7
 
-    return {p.code: p for p in (R1, R2, R3, R4, R5, R6, R7, M1, J2)}
+    return {p.code: p for p in (R1, R2, R3, R4, R5, R6, R7, E1, E2, E3, E4, E5, E6, M1, J2)}
 
 
 def all_procedures() -> dict[str, ProcedureSpec]:

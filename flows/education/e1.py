@@ -1,0 +1,34 @@
+"""E1 orphan schooling (四(二)1): the nearest suitable school, compulsory education guaranteed."""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from flows.catalog import procedure
+from flows.education.spec import E1
+from flows.steps import Procedure, on_failure
+
+
+@flow(name=E1.flow_name, persist_result=True, on_failure=[on_failure], on_crashed=[on_failure])
+async def e1_orphan_schooling(procedure_run_id: int) -> str:
+    """Guarantee an orphan's compulsory education.
+
+    The education bureau places the orphan at the nearest suitable school (a child who needs
+    special education goes to E2) → the school confirms the child is enrolled and attending (a
+    child who is not starts E3, the dropout procedure).
+
+    Args:
+        procedure_run_id: the procedure run in the case store.
+    """
+    p = await Procedure.begin(procedure(E1.code), procedure_run_id)  # with the settings
+
+    assignment = await p.human("e1.assignment")
+    if assignment.outcome == "needs_special_education":
+        await p.start("E2", key="special-education")
+        return await p.finish("referred_to_e2")
+
+    enrolment = await p.human("e1.enrolment")
+    if not enrolment.attending:
+        await p.start("E3", key="not-attending")
+        return await p.finish("dropout_reported")
+    return await p.finish("enrolled")
