@@ -289,7 +289,11 @@ def run_bare(mode: str, cases: int, budget_s: float, home: Path) -> dict[str, An
         rss = _rss_mb(proc.pid, "VmHWM")
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # a served runner busy with its runs
+            proc.kill()
+            proc.wait()
     return {"cycles": len(cycles), "cycles_per_s": len(cycles) / elapsed, "gaps": gaps,
             "peak_rss_mb": rss}
 
