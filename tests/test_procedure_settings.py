@@ -198,15 +198,24 @@ def test_the_bureau_above_a_local_owner_is_the_steps_else_its_levels() -> None:
 
 
 def test_a_task_opened_by_the_engine_climbs_the_configured_ladder(tmp_path, configured,
-                                                                   store) -> None:
+                                                                   monkeypatch) -> None:
     from app import clock, engine, services
+    from app.agencies import seed_agencies
     from app.store import db
     from models import HumanTask
+    from models.db import migrate
     from tests.helpers import intake_form
 
+    # A case store of its own: this run is never started, and the flow tests' checks of
+    # every run's path must not see it.
+    url = f"sqlite:///{tmp_path / 'own.db'}"
+    monkeypatch.setenv("PROTECT_DATABASE_URL", url)
     configured(_file(tmp_path, '[R2.steps.identity]\ndeadline = "2wd"\n'
                                'escalate_to = ["office"]\n'))
+    assert get_settings().database_url == url
+    migrate(url)
     with db() as session:
+        seed_agencies(session=session)
         case = services.open_case(session=session, data=intake_form(), actor="test",
                                   now=clock.now())
         run_id = services.start_procedure(session=session, case_id=case.id, code="R2",
