@@ -9,13 +9,18 @@ SWEEP_INTERVAL_S = 60
 
 def flows_by_code() -> dict[str, Any]:
     """The flow object of every procedure, by code (imports Prefect and the flows)."""
+    from flows.judicial.j1 import j1_family_tracing
     from flows.judicial.j2 import j2_hukou_registration
+    from flows.judicial.j3 import j3_juvenile_record_sealing
+    from flows.judicial.j4 import j4_community_correction
     from flows.medical.m1 import m1_emergency_treatment
+    from flows.medical.m2 import m2_medical_assistance
     from flows.rescue.r2 import r2_street_child_rescue
     from flows.rescue.r3 import r3_return_home
 
     return {"R2": r2_street_child_rescue, "R3": r3_return_home, "M1": m1_emergency_treatment,
-            "J2": j2_hukou_registration}
+            "J2": j2_hukou_registration, "M2": m2_medical_assistance, "J1": j1_family_tracing,
+            "J3": j3_juvenile_record_sealing, "J4": j4_community_correction}
 
 
 def build_deployments(*, sweep_interval_s: int | None = SWEEP_INTERVAL_S

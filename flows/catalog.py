@@ -140,11 +140,11 @@ def node_kind(node: str) -> str:
 
 def base_procedures() -> dict[str, ProcedureSpec]:
     """Every procedure by code, as the code defines it (before the operator's settings)."""
-    from flows.judicial.spec import J2
-    from flows.medical.spec import M1
+    from flows.judicial.spec import J1, J2, J3, J4
+    from flows.medical.spec import M1, M2
     from flows.rescue.spec import R2, R3
 
-    return {p.code: p for p in (R2, R3, M1, J2)}
+    return {p.code: p for p in (R2, R3, M1, M2, J1, J2, J3, J4)}
 
 
 def all_procedures() -> dict[str, ProcedureSpec]:
