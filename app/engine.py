@@ -322,3 +322,17 @@ def seal_record(procedure_run_id: int, step_key: str) -> int:
                      case_id=run.case_id, procedure_run_id=procedure_run_id,
                      sealed_record_id=sealed.id, authority=sealed.authority)
         return int(sealed.id)  # type: ignore[arg-type]
+
+
+def family_found(procedure_run_id: int) -> list[int]:
+    """The family is found (J1): record it on the case and stop its waiting clocks (J2's two
+    years); returns the cancelled timers. The serving process delivers their resumes."""
+    from app.services import family_found as found
+
+    with db() as session:
+        run = session.get(ProcedureRun, procedure_run_id)
+        assert run is not None
+        case = session.get(Case, run.case_id)
+        assert case is not None
+        return found(session=session, case_ref=case.case_no, actor=f"procedure:{run.code}",
+                     now=clock.now())

@@ -16,9 +16,10 @@ async def j1_family_tracing(procedure_run_id: int) -> str:
 
     The police search the rescue information system, the population information system and
     the national anti-trafficking DNA database → a candidate match is verified → found: the
-    child goes home (R3); not found: search again after an interval (90 calendar days by
-    default), as long as the case is open. Finding the family by other means
-    (`protect case family-found`) cancels the wait.
+    family is recorded as found (the case's waiting clocks stop: J2) and the child goes home
+    (R3); not found: search again after an interval (90 calendar days by default), as long as
+    the case is open. Finding the family by other means (`protect case family-found`) cancels
+    the wait.
 
     Args:
         procedure_run_id: the procedure run in the case store.
@@ -28,13 +29,13 @@ async def j1_family_tracing(procedure_run_id: int) -> str:
 
     rounds = 1
     while True:
-        key = "search" if rounds == 1 else f"search-{rounds}"
-        search = await p.human("j1.search", key=key)
+        suffix = "" if rounds == 1 else f"-{rounds}"  # search, search-2, search-3, …
+        search = await p.human("j1.search", key=f"search{suffix}")
         last_day = search.searched_on
         if search.outcome == "candidate":
-            verification = await p.human("j1.verification", key=key.replace("search",
-                                                                             "verification"))
+            verification = await p.human("j1.verification", key=f"verification{suffix}")
             if verification.outcome == "confirmed":
+                await p.family_found()  # stops J2's two-year clock, if one is running
                 await p.start("R3", key="found")
                 return await p.finish("found")
             last_day = verification.verified_on

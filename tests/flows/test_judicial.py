@@ -119,6 +119,7 @@ SEARCHED = {"rescue_system_searched": True, "population_system_searched": True,
 
 def test_j1_searches_until_a_verified_match_then_starts_r3(system) -> None:
     case = open_case()
+    j2 = start(case, "J2", params={"placed_on": clock.now().date().isoformat()})
     j1 = start(case, "J1")
     today = clock.now().date()
     search = open_task(case, "j1.search")
@@ -146,6 +147,7 @@ def test_j1_searches_until_a_verified_match_then_starts_r3(system) -> None:
     [r3] = wait_for(lambda: runs_of(case, "R3"), what="R3 to start")
     assert r3.parent_run_id == j1
     assert open_task(case, "r3.assessment").procedure_run_id == r3.id
+    assert wait_finished(j2).outcome == "family_found"  # the family found stops J2's clock
 
 
 def test_j1_stops_when_the_case_is_closed_or_the_family_is_found(system) -> None:
