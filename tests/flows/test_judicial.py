@@ -20,6 +20,7 @@ from tests.helpers import (
     flow_state,
     open_case,
     open_task,
+    protect,
     run_row,
     runs_of,
     start,
@@ -236,13 +237,17 @@ def test_j3_prosecuted_on_probation_starts_j4_and_seals_a_record_only_judges_may
         with pytest.raises(Forbidden), db() as session:
             services.read_sealed_record(session=session, record_id=record.id, agency=agency,
                                         role=role, actor=f"{agency}-1", now=clock.now())
+    refused_cli = protect("case", "sealed-record", str(record.id), "--agency", "women",
+                          "--role", "worker", "--actor", "cli-1", "--json", check=False)
+    assert refused_cli.returncode == 2 and "forbidden" in refused_cli.stdout
+    assert "J3-2026-0001" not in refused_cli.stdout
     with db() as session:
         reads = session.exec(select(AuditEvent).where(
             AuditEvent.action == "sealed_record.read").order_by(col(AuditEvent.id))).all()
     mine = [(a.actor, a.detail["agency"], a.detail["role"], a.detail["allowed"]) for a in reads
             if a.detail["sealed_record_id"] == record.id]
     assert mine == [("judge-1", "court", "court", True), ("mca-1", "mca", "worker", False),
-                    ("edu-1", "edu", "police", False)]
+                    ("edu-1", "edu", "police", False), ("cli-1", "women", "worker", False)]
 
 
 def test_j3_education_first_branches(system) -> None:
