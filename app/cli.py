@@ -134,6 +134,27 @@ def case_family_found(case: str, as_json: JsonOpt = False) -> None:
          f"family found for {case}; {len(cancelled)} timer(s) cancelled")
 
 
+@case_cli.command("sealed-record")
+def case_sealed_record(
+    record_id: int,
+    agency: Annotated[str, typer.Option("--agency", help="The reader's agency: court, "
+                                                         "procuratorate or psb.")],
+    role: Annotated[str, typer.Option("--role", help="The reader's role: court, procuratorate "
+                                                     "or police.")],
+    actor: Annotated[str, typer.Option("--actor", help="Who reads (for the audit trail).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Read a sealed criminal record (J3): judicial roles only; every read is audited."""
+    with db() as session:
+        record = services.read_sealed_record(session=session, record_id=record_id,
+                                             agency=agency, role=role, actor=actor,
+                                             now=clock.now())
+        data = {"id": record.id, "case_id": record.case_id, "record_no": record.record_no,
+                "authority": record.authority, "sealed_on": record.sealed_on.isoformat(),
+                "content": record.content}
+    _out(data, as_json, json.dumps(data, ensure_ascii=False, indent=2))
+
+
 @cli.command()
 def start(code: str, case: Annotated[str, typer.Option("--case", help="Case number or id.")],
           param: Annotated[list[str] | None, typer.Option(

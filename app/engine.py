@@ -22,6 +22,7 @@ from models import (
     HumanTask,
     OutboxMessage,
     ProcedureRun,
+    SealedRecord,
     StepJournal,
     Timer,
 )
@@ -278,3 +279,60 @@ def is_school_age(procedure_run_id: int, on: date, ages: tuple[int, int]) -> boo
         child = session.get(Child, case.child_id)
         assert child is not None
         return ages[0] <= age_on(child.birth_date, on) <= ages[1]
+
+
+def case_is_open(procedure_run_id: int, key: str) -> bool:
+    """Whether the run's case is still open; `key` names the moment asked (one answer each)."""
+    with db() as session:
+        run = session.get(ProcedureRun, procedure_run_id)
+        assert run is not None
+        case = session.get(Case, run.case_id)
+        assert case is not None
+        return case.status == "open"
+
+
+def seal_record(procedure_run_id: int, step_key: str) -> int:
+    """Seal the run's criminal record (J3): move the records of its steps into a sealed record.
+
+    The sealing step's form names the record; the records of every step of the run (the
+    investigation, the handling, the judgment, the sealing) leave their tasks, which keep only
+    the sealed record's id, so that from now on the record is read only through
+    `services.read_sealed_record`. Once per run.
+    """
+    with db() as session:
+        existing = session.exec(select(SealedRecord.id).where(
+            SealedRecord.procedure_run_id == procedure_run_id)).first()
+        if existing is not None:
+            return int(existing)
+        run = session.get(ProcedureRun, procedure_run_id)
+        assert run is not None
+        tasks = session.exec(select(HumanTask).where(
+            HumanTask.procedure_run_id == procedure_run_id, HumanTask.status == "done")).all()
+        form = next(t.record for t in tasks if t.step_key == step_key)
+        sealed = SealedRecord(
+            case_id=run.case_id, procedure_run_id=procedure_run_id, record_no=form["record_no"],
+            authority=form["authority"], sealed_on=date.fromisoformat(form["sealed_on"]),
+            content={t.step_key: t.record for t in tasks}, created_at=clock.now())
+        session.add(sealed)
+        session.flush()
+        for t in tasks:
+            t.record = {"sealed_record_id": sealed.id}
+            session.add(t)
+        audit.record(session=session, at=clock.now(), actor="system", action="record.sealed",
+                     case_id=run.case_id, procedure_run_id=procedure_run_id,
+                     sealed_record_id=sealed.id, authority=sealed.authority)
+        return int(sealed.id)  # type: ignore[arg-type]
+
+
+def family_found(procedure_run_id: int) -> list[int]:
+    """The family is found (J1): record it on the case and stop its waiting clocks (J2's two
+    years); returns the cancelled timers. The serving process delivers their resumes."""
+    from app.services import family_found as found
+
+    with db() as session:
+        run = session.get(ProcedureRun, procedure_run_id)
+        assert run is not None
+        case = session.get(Case, run.case_id)
+        assert case is not None
+        return found(session=session, case_ref=case.case_no, actor=f"procedure:{run.code}",
+                     now=clock.now())

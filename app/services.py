@@ -17,7 +17,7 @@ from app.rules.workdays import TZ
 from app.validation import check
 from flows.catalog import procedure, step_spec
 from flows.forms import District
-from models import Case, Child, Guardian, HumanTask, ProcedureRun, Timer
+from models import Case, Child, Guardian, HumanTask, ProcedureRun, SealedRecord, Timer
 
 Category = Literal[
     "street", "orphan_scattered", "orphan_institution", "disabled", "seriously_ill",
@@ -255,3 +255,30 @@ def family_found(*, session: Session, case_ref: str, actor: str, now: datetime) 
     audit.record(session=session, at=now, actor=actor, action="case.family_found",
                  case_id=case.id)
     return cancelled
+
+
+# Who may read a sealed record (J3): the judicial roles, each in its own agency.
+JUDICIAL_READERS: dict[str, str] = {"court": "court", "procuratorate": "procuratorate",
+                                    "police": "psb"}
+
+
+def read_sealed_record(*, session: Session, record_id: int, agency: str, role: str, actor: str,
+                       now: datetime) -> SealedRecord:
+    """A sealed criminal record, for a court, procuratorate or police reader only.
+
+    Every read is audited, allowed or refused. A refused read is committed before Forbidden
+    is raised, so the caller's rollback cannot take the attempt out of the audit trail.
+    There is no user and role system yet: the reader's agency code and role are parameters.
+    """
+    record = session.get(SealedRecord, record_id)
+    if record is None:
+        raise NotFound(f"no sealed record {record_id}")
+    allowed = JUDICIAL_READERS.get(role) == agency
+    audit.record(session=session, at=now, actor=actor, action="sealed_record.read",
+                 case_id=record.case_id, procedure_run_id=record.procedure_run_id,
+                 sealed_record_id=record_id, agency=agency, role=role, allowed=allowed)
+    if not allowed:
+        session.commit()
+        raise Forbidden(f"sealed record {record_id} is open to the court, procuratorate and "
+                        f"police roles only, not to {role} at {agency}")
+    return record

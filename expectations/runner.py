@@ -436,6 +436,46 @@ def _derive_education_aid_application(columns: dict[str, list[Any]]) -> dict[str
         _academic_year_consecutive(v) for v in columns["academic_year"]]}
 
 
+def _not_after(earlier: list[Any], later: list[Any]) -> list[bool | None]:
+    """earlier <= later, row by row; None where either is missing."""
+    return [(a <= b) if a is not None and b is not None else None
+            for a, b in zip(earlier, later, strict=True)]
+
+
+_CENT = 0.005  # amounts are compared to the cent: float sums of two-decimal yuan are not exact
+
+
+def _derive_sealed_record(columns: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    return {"offence_before_sealing": _not_after(columns["offence_date"], columns["sealed_on"])}
+
+
+def _derive_medical_assistance(columns: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    return {
+        "treatment_in_order": _not_after(columns["treatment_from"], columns["treatment_to"]),
+        "insurance_within_costs": [
+            (paid <= total + _CENT) if paid is not None and total is not None else None
+            for total, paid in zip(columns["costs_total"], columns["insurance_paid"], strict=True)
+        ],
+        "request_within_out_of_pocket": [
+            (asked <= total - paid + _CENT)
+            if None not in (total, paid, asked) and paid <= total + _CENT else None
+            for total, paid, asked in zip(columns["costs_total"], columns["insurance_paid"],
+                                          columns["amount_requested"], strict=True)
+        ],
+    }
+
+
+def _derive_assistance_approval(columns: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    # Only when the procedure supplies the amount requested (M2's check after the approval).
+    return {
+        "approved_within_request": [
+            (approved <= asked + _CENT) if approved is not None and asked is not None else None
+            for approved, asked in zip(columns["amount_approved"], columns["amount_requested"],
+                                       strict=True)
+        ],
+    }
+
+
 _DERIVE: dict[str, Callable[[dict[str, list[Any]]], dict[str, list[Any]]]] = {
     "child_intake": _derive_child_intake,
     "settlement_claim": _derive_settlement_claim,
@@ -446,6 +486,9 @@ _DERIVE: dict[str, Callable[[dict[str, list[Any]]], dict[str, list[Any]]]] = {
     "dropout_report": _derive_dropout_report,
     "return_effort": _derive_return_effort,
     "education_aid_application": _derive_education_aid_application,
+    "sealed_record": _derive_sealed_record,
+    "medical_assistance": _derive_medical_assistance,
+    "assistance_approval": _derive_assistance_approval,
 }
 
 

@@ -138,14 +138,23 @@ def node_kind(node: str) -> str:
     return prefix if ":" in node and prefix in KINDS else "step"
 
 
-def base_procedures() -> dict[str, ProcedureSpec]:
-    """Every procedure by code, as the code defines it (before the operator's settings)."""
-    from flows.education.spec import E1, E2, E3, E4, E5, E6
-    from flows.judicial.spec import J2
-    from flows.medical.spec import M1
-    from flows.rescue.spec import R1, R2, R3, R4, R5, R6, R7
+AREAS = ("rescue", "education", "judicial", "employment", "medical", "psych")
 
-    return {p.code: p for p in (R1, R2, R3, R4, R5, R6, R7, E1, E2, E3, E4, E5, E6, M1, J2)}
+
+def base_procedures() -> dict[str, ProcedureSpec]:
+    """Every procedure by code, as the code defines it (before the operator's settings).
+
+    Each area's `flows/<area>/spec.py` defines its procedures; they are listed in the plan's
+    order of areas, and in code order within an area.
+    """
+    import importlib
+
+    found: list[ProcedureSpec] = []
+    for area in AREAS:
+        module = importlib.import_module(f"flows.{area}.spec")
+        found += sorted((v for v in vars(module).values() if isinstance(v, ProcedureSpec)),
+                        key=lambda spec: (len(spec.code), spec.code))
+    return {spec.code: spec for spec in found}
 
 
 def all_procedures() -> dict[str, ProcedureSpec]:

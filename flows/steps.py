@@ -97,6 +97,9 @@ notify = _task("notify", engine.notify)
 set_placement = _task("record-placement", engine.set_placement)
 placement_date = _task("read-placement-date", engine.placement_date)
 is_school_age = _task("check-school-age", engine.is_school_age)
+case_is_open = _task("check-case-open", engine.case_is_open)
+seal_record = _task("seal-record", engine.seal_record)
+family_found = _task("record-family-found", engine.family_found)
 
 
 class Procedure:
@@ -198,6 +201,18 @@ class Procedure:
 
     async def is_school_age(self, on: date, ages: tuple[int, int]) -> bool:
         return bool(await self._step(is_school_age, on, ages))
+
+    async def case_is_open(self, key: str) -> bool:
+        """Whether the case is still open, asked once per `key` (a replay gets the same answer)."""
+        return bool(await self._step(case_is_open, key))
+
+    async def family_found(self) -> None:
+        """Record on the case that the family is found: its waiting clocks (J2) stop."""
+        await self._step(family_found)
+
+    async def seal_record(self, step_key: str) -> int:
+        """Seal the criminal record named by the step `step_key` (J3); the sealed record's id."""
+        return int(await self._step(seal_record, step_key))
 
     async def finish(self, outcome: str) -> str:
         await self._step(finish_run, outcome)

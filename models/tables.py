@@ -221,3 +221,20 @@ class OutboxMessage(SQLModel, table=True):
     next_attempt_at: datetime = _ts(nullable=False)
     delivered_at: datetime | None = _ts(nullable=True)
     last_error: str | None = None
+
+
+# --- sealed records (J3) --------------------------------------------------------------------
+
+
+class SealedRecord(SQLModel, table=True):
+    """A minor's sealed criminal record (J3): only judicial roles may read it, and every read,
+    allowed or refused, is in the audit trail (app/services.py:read_sealed_record)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    procedure_run_id: int = Field(foreign_key="procedurerun.id", unique=True)
+    record_no: str = Field(max_length=40)
+    authority: str = Field(max_length=16)  # court|procuratorate: who sealed it
+    sealed_on: date
+    content: dict[str, Any] = _json(default_factory=dict)  # the J3 steps' records, by step key
+    created_at: datetime = _ts(nullable=False)

@@ -85,6 +85,26 @@ VALID: dict[str, dict[str, Any]] = {
                       "guardian_consent": True},
     "proxy_contact": {"contact_date": "2027-01-03", "mode": "phone", "concern": False,
                       "pairing": "continue"},
+    "family_search": {
+        "searched_on": "2026-11-28", "rescue_system_searched": True,
+        "population_system_searched": True, "dna_database_searched": True,
+    },
+    "sealed_record": {
+        "record_no": "J3-2027-0001", "authority": "court", "offence_date": "2026-10-03",
+        "sealed_on": "2027-01-20",
+    },
+    "correction_plan": {
+        "plan_from": "2027-02-01", "term_months": 6, "identity_protected": True,
+        "emotional_support": False, "schooling_or_work": "training",
+    },
+    "correction_review": {"review_date": "2027-03-01", "progress": "concern"},
+    "medical_assistance": {
+        "hospital_code": "hospital:first-people", "treatment_from": "2026-10-01",
+        "treatment_to": "2026-10-20", "costs_total": 20000, "insurance_paid": 12000.5,
+        "amount_requested": 7999.5,
+    },
+    "assistance_approval": {"outcome": "approved", "amount_approved": 6000,
+                            "amount_requested": 6000},
 }
 
 # (suite, changes to the valid record, the field refused, the code)
@@ -241,6 +261,30 @@ REFUSALS: list[tuple[str, dict[str, Any], str, str]] = [
     ("proxy_contact", {"mode": "letter"}, "mode", "mode.invalid"),
     ("proxy_contact", {"contact_date": None}, "contact_date", "contact_date.required"),
     ("proxy_contact", {"concern": "no"}, "concern", "concern.not_a_bool"),
+    ("family_search", {"dna_database_searched": False}, "dna_database_searched",
+     "dna_database_searched.not_searched"),
+    ("family_search", {"rescue_system_searched": None}, "rescue_system_searched",
+     "rescue_system_searched.required"),
+    ("family_search", {"searched_on": "28.11.2026"}, "searched_on", "searched_on.not_a_date"),
+    ("sealed_record", {"record_no": "j3 2027"}, "record_no", "record_no.format"),
+    ("sealed_record", {"authority": "psb"}, "authority", "authority.invalid"),
+    ("sealed_record", {"sealed_on": "2026-10-02"}, "sealed_on", "sealed_on.before_offence"),
+    ("correction_plan", {"term_months": 0}, "term_months", "term_months.out_of_range"),
+    ("correction_plan", {"identity_protected": False}, "identity_protected",
+     "identity_protected.not_protected"),
+    ("correction_plan", {"schooling_or_work": "none"}, "schooling_or_work",
+     "schooling_or_work.invalid"),
+    ("correction_review", {"progress": "fine"}, "progress", "progress.invalid"),
+    ("medical_assistance", {"hospital_code": "clinic"}, "hospital_code", "hospital_code.format"),
+    ("medical_assistance", {"treatment_to": "2026-09-30"}, "treatment_to",
+     "treatment_to.before_start"),
+    ("medical_assistance", {"insurance_paid": 20000.01}, "insurance_paid",
+     "insurance_paid.above_costs"),
+    ("medical_assistance", {"amount_requested": 8000}, "amount_requested",
+     "amount_requested.above_out_of_pocket"),
+    ("assistance_approval", {"amount_approved": 6000.01}, "amount_approved",
+     "amount_approved.above_request"),
+    ("assistance_approval", {"outcome": "maybe"}, "outcome", "outcome.invalid"),
 ]
 
 

@@ -1,11 +1,12 @@
-"""M1 as data: emergency treatment first, settlement afterwards (四(五)1)."""
+"""The medical procedures as data (四(五)): M1 emergency treatment first, settlement
+afterwards; M2 medical assistance for families."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from flows.catalog import BEGIN, Edge, ProcedureSpec, StepSpec
 from flows.forms import AgencyCode, Amount, Decision, Notes
@@ -100,5 +101,87 @@ M1 = ProcedureSpec(
         Edge("m1.claim", "m1.claim", "the settlement suite refuses the record: correct it"),
         Edge("m1.claim", "m1.payment", "the record passes the settlement suite"),
         Edge("m1.payment", "end:settled"),
+    ),
+)
+
+# --- M2 medical assistance for families (四(五)2) ---------------------------------------------
+
+
+class EnrolmentDecision(Decision):
+    enrolled: bool
+
+
+class EnrolmentForm(EnrolmentDecision):
+    scheme: Literal["resident", "employee"] | None = None
+    fee_waived: bool = False  # congenitally disabled children are enrolled free (R6)
+    notes: Notes
+
+
+class ApplicationDecision(Decision):
+    amount_requested: Amount = Field(gt=0)
+
+
+class ApplicationForm(ApplicationDecision):
+    hospital_code: AgencyCode
+    treatment_from: date
+    treatment_to: date
+    costs_total: Amount = Field(gt=0)
+    insurance_paid: Amount
+    notes: Notes
+
+
+class ApprovalDecision(Decision):
+    outcome: Literal["approved", "rejected"]
+    amount_approved: Amount | None = None
+
+    @model_validator(mode="after")
+    def _approved_with_an_amount(self) -> ApprovalDecision:
+        if self.outcome == "approved" and not self.amount_approved:
+            raise ValueError("an approval needs amount_approved greater than 0")
+        return self
+
+
+class ApprovalForm(ApprovalDecision):
+    notes: Notes
+
+
+class AssistancePaymentDecision(Decision):
+    paid_on: date
+    amount_paid: Amount = Field(gt=0)
+
+
+class AssistancePaymentForm(AssistancePaymentDecision):
+    notes: Notes
+
+
+M2 = ProcedureSpec(
+    code="M2",
+    area="medical",
+    title="Medical assistance for families (医疗救助)",
+    flow_name="m2-medical-assistance",
+    entrypoint="flows/medical/m2.py:m2_medical_assistance",
+    steps=(
+        # No deadlines in PROCEDURES.md: 10 working days to enrol and to receive the
+        # application, 20 to approve and 20 to pay (defaults, as M1's payment).
+        StepSpec("m2.enrolment", "Enrol the child in medical insurance", "10wd",
+                 EnrolmentDecision, EnrolmentForm, owner="hrss"),
+        StepSpec("m2.application", "Receive the medical assistance application", "10wd",
+                 ApplicationDecision, ApplicationForm, owner="mca",
+                 suite="medical_assistance"),
+        StepSpec("m2.approval", "Approve the medical assistance", "20wd",
+                 ApprovalDecision, ApprovalForm, owner="mca", suite="assistance_approval"),
+        StepSpec("m2.payment", "Pay the medical assistance", "20wd",
+                 AssistancePaymentDecision, AssistancePaymentForm, owner="mca"),
+    ),
+    graph=(
+        Edge(BEGIN, "m2.enrolment"),
+        Edge("m2.enrolment", "m2.application", "enrolled"),
+        Edge("m2.enrolment", "end:not_enrolled", "not enrolled"),
+        Edge("m2.application", "m2.approval"),
+        Edge("m2.approval", "m2.approval",
+             "the approval suite refuses more than was requested: correct it"),
+        Edge("m2.approval", "m2.payment", "outcome == approved"),
+        Edge("m2.approval", "end:rejected", "outcome == rejected"),
+        Edge("m2.payment", "end:paid"),
     ),
 )

@@ -1,22 +1,27 @@
-"""J2: the two-year clock, fired by one sweep, or stopped when the family is found."""
+"""The judicial procedures end to end: J1 family tracing, J2's two-year clock, J3's sealed
+record and its audited reads, J4's monthly reviews."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from app import clock, services
+from app.dispatch import dispatch
+from app.errors import Forbidden, ValidationFailed
 from app.outbox import start_message_key
 from app.store import db
 from app.sweep import sweep
-from models import OutboxMessage, Timer
+from models import AuditEvent, Case, HumanTask, OutboxMessage, SealedRecord, Timer
 from tests.helpers import (
     complete,
     flow_state,
     open_case,
     open_task,
+    protect,
+    run_row,
     runs_of,
     start,
     wait_finished,
@@ -84,3 +89,243 @@ def test_a_rescued_child_without_family_is_placed_and_j2_starts(system) -> None:
         started = session.exec(select(OutboxMessage).where(
             OutboxMessage.dedupe_key == start_message_key(j2.id))).one()
     assert (started.status, started.attempts) == ("delivered", 1)
+
+
+def _pending_timer(run_id: int, key: str) -> Timer | None:
+    with db() as session:
+        return session.exec(select(Timer).where(
+            Timer.procedure_run_id == run_id, Timer.key == key,
+            Timer.status == "pending")).first()
+
+
+def _fire(run_id: int, key: str) -> None:
+    """Wait until the run sleeps on its timer `key`, then sweep as of just after it is due."""
+    timer = wait_for(lambda: _pending_timer(run_id, key), what=f"timer {key}")
+    wait_for(lambda: flow_state(run_id) == "Suspended", what=f"the run to wait for {key}")
+    assert sweep(now=timer.due_at + timedelta(minutes=1)).timers_fired >= 1
+
+
+def _task(task_id: int) -> HumanTask:
+    with db() as session:
+        t = session.get(HumanTask, task_id)
+        assert t is not None
+        return t
+
+
+# --- J1 family tracing --------------------------------------------------------------------------
+
+SEARCHED = {"rescue_system_searched": True, "population_system_searched": True,
+            "dna_database_searched": True}
+
+
+def test_j1_searches_until_a_verified_match_then_starts_r3(system) -> None:
+    case = open_case()
+    j2 = start(case, "J2", params={"placed_on": clock.now().date().isoformat()})
+    j1 = start(case, "J1")
+    today = clock.now().date()
+    search = open_task(case, "j1.search")
+    assert search.owner == "psb"
+    with pytest.raises(ValidationFailed) as refused:  # all three systems, or no report
+        complete(search, outcome="no_match", searched_on=today.isoformat(),
+                 **{**SEARCHED, "dna_database_searched": False})
+    assert [(e.field, e.code) for e in refused.value.errors] == [
+        ("dna_database_searched", "dna_database_searched.not_searched")]
+    complete(search, outcome="no_match", searched_on=today.isoformat(), **SEARCHED)
+
+    timer = wait_for(lambda: _pending_timer(j1, "retry-1"), what="the first retry timer")
+    assert timer.due_at.date() == today + timedelta(days=90)  # calendar days
+    _fire(j1, "retry-1")
+    complete(open_task(case, "j1.search", key="search-2"), outcome="candidate",
+             searched_on=today.isoformat(), dna_sample_taken=True, **SEARCHED)
+    complete(open_task(case, "j1.verification", key="verification-2"), outcome="not_confirmed",
+             verified_on=today.isoformat(), method="dna")
+    _fire(j1, "retry-2")
+    complete(open_task(case, "j1.search", key="search-3"), outcome="candidate",
+             searched_on=today.isoformat(), **SEARCHED)
+    complete(open_task(case, "j1.verification", key="verification-3"), outcome="confirmed",
+             verified_on=today.isoformat(), method="documents")
+    assert wait_finished(j1).outcome == "found"
+    [r3] = wait_for(lambda: runs_of(case, "R3"), what="R3 to start")
+    assert r3.parent_run_id == j1
+    assert open_task(case, "r3.assessment").procedure_run_id == r3.id
+    assert wait_finished(j2).outcome == "family_found"  # the family found stops J2's clock
+
+
+def test_j1_stops_when_the_case_is_closed_or_the_family_is_found(system) -> None:
+    today = clock.now().date().isoformat()
+    closed, found = open_case(), open_case()
+    j1_closed, j1_found = start(closed, "J1"), start(found, "J1")
+    complete(open_task(closed, "j1.search"), outcome="no_match", searched_on=today, **SEARCHED)
+    complete(open_task(found, "j1.search"), outcome="no_match", searched_on=today, **SEARCHED)
+
+    timer = wait_for(lambda: _pending_timer(j1_closed, "retry-1"), what="J1's retry timer")
+    wait_for(lambda: flow_state(j1_closed) == "Suspended", what="J1 to wait")
+    with db() as session:  # closed by hand: the service layer has no "close case" yet
+        case = session.exec(select(Case).where(Case.case_no == closed)).one()
+        case.status = "closed"
+        session.add(case)
+    sweep(now=timer.due_at + timedelta(minutes=1))
+    assert wait_finished(j1_closed).outcome == "case_closed"
+
+    wait_for(lambda: _pending_timer(j1_found, "retry-1"), what="J1's retry timer")
+    wait_for(lambda: flow_state(j1_found) == "Suspended", what="J1 to wait")
+    with db() as session:
+        services.family_found(session=session, case_ref=found, actor="test", now=clock.now())
+    dispatch(kinds=("resume",))
+    assert wait_finished(j1_found).outcome == "family_found"
+
+
+def test_j1_a_late_search_climbs_to_the_police_supervisor(system) -> None:
+    case = open_case()
+    start(case, "J1")
+    search = open_task(case, "j1.search")
+    assert search.ladder == ["psb", "psb/supervisor", "office"]
+    report = sweep(now=search.due_at + timedelta(minutes=1))
+    assert [(e["rung"], e["to"]) for e in report.escalations
+            if e["task_id"] == search.id] == [(1, "psb/supervisor")]
+    assert (_task(search.id).owner, _task(search.id).owner_role) == ("psb", "supervisor")
+
+
+# --- J3 juvenile offenders and record sealing ----------------------------------------------------
+
+SEAL = {"record_no": "J3-2026-0001", "offence_date": "2026-10-03"}
+
+
+def _sealed_record(run_id: int) -> SealedRecord | None:
+    with db() as session:
+        return session.exec(select(SealedRecord).where(
+            SealedRecord.procedure_run_id == run_id)).first()
+
+
+def test_j3_prosecuted_on_probation_starts_j4_and_seals_a_record_only_judges_may_read(
+        system) -> None:
+    case = open_case()
+    j3 = start(case, "J3")
+    today = clock.now().date().isoformat()
+    investigation = open_task(case, "j3.investigation")
+    assert investigation.owner == "psb"
+    complete(investigation, offence_confirmed=True, in_school=True,
+             appropriate_adult_present=True, notes="在校学生，初犯")
+    complete(open_task(case, "j3.handling"), "procuratorate", measure="prosecution")
+    complete(open_task(case, "j3.judgment"), "court", sentence="probation", judged_on=today)
+    [j4] = wait_for(lambda: runs_of(case, "J4"), what="J4 to start on probation")
+    assert j4.parent_run_id == j3
+
+    sealing = open_task(case, "j3.sealing")
+    assert sealing.owner == "court"
+    with pytest.raises(ValidationFailed) as refused:
+        complete(sealing, sealed_on="2026-10-01", authority="court",
+                 **{**SEAL, "record_no": "bad no"})
+    assert {(e.field, e.code) for e in refused.value.errors} == {
+        ("record_no", "record_no.format"), ("sealed_on", "sealed_on.before_offence")}
+    complete(sealing, sealed_on=today, authority="court", **SEAL)
+    assert wait_finished(j3).outcome == "sealed"
+
+    record = wait_for(lambda: _sealed_record(j3), what="the sealed record")
+    assert (record.record_no, record.authority) == ("J3-2026-0001", "court")
+    assert record.content["investigation"]["notes"] == "在校学生，初犯"
+    with db() as session:  # the tasks keep only a pointer to the sealed record
+        records = session.exec(select(HumanTask.record).where(
+            HumanTask.procedure_run_id == j3)).all()
+    assert all(r == {"sealed_record_id": record.id} for r in records)
+
+    with db() as session:
+        read = services.read_sealed_record(session=session, record_id=record.id, agency="court",
+                                           role="court", actor="judge-1", now=clock.now())
+        assert read.record_no == "J3-2026-0001"
+    for agency, role in (("mca", "worker"), ("edu", "police")):  # not judicial / not its agency
+        with pytest.raises(Forbidden), db() as session:
+            services.read_sealed_record(session=session, record_id=record.id, agency=agency,
+                                        role=role, actor=f"{agency}-1", now=clock.now())
+    refused_cli = protect("case", "sealed-record", str(record.id), "--agency", "women",
+                          "--role", "worker", "--actor", "cli-1", "--json", check=False)
+    assert refused_cli.returncode == 2 and "forbidden" in refused_cli.stdout
+    assert "J3-2026-0001" not in refused_cli.stdout
+    with db() as session:
+        reads = session.exec(select(AuditEvent).where(
+            AuditEvent.action == "sealed_record.read").order_by(col(AuditEvent.id))).all()
+    mine = [(a.actor, a.detail["agency"], a.detail["role"], a.detail["allowed"]) for a in reads
+            if a.detail["sealed_record_id"] == record.id]
+    assert mine == [("judge-1", "court", "court", True), ("mca-1", "mca", "worker", False),
+                    ("edu-1", "edu", "police", False), ("cli-1", "women", "worker", False)]
+
+
+def test_j3_education_first_branches(system) -> None:
+    today = clock.now().date().isoformat()
+    no_offence, reprimand, failed, long_sentence = (open_case() for _ in range(4))
+    runs = {c: start(c, "J3") for c in (no_offence, reprimand, failed, long_sentence)}
+    complete(open_task(no_offence, "j3.investigation"), offence_confirmed=False, in_school=False,
+             appropriate_adult_present=True)
+    for c in (reprimand, failed, long_sentence):
+        complete(open_task(c, "j3.investigation"), offence_confirmed=True, in_school=False,
+                 appropriate_adult_present=True)
+    complete(open_task(reprimand, "j3.handling"), measure="reprimand_and_education")
+    complete(open_task(failed, "j3.handling"), measure="conditional_non_prosecution")
+    complete(open_task(long_sentence, "j3.handling"), measure="prosecution")
+
+    help_education = open_task(reprimand, "j3.help_education")
+    assert help_education.owner == "justice"
+    complete(help_education, outcome="completed", plan_started_on=today)
+    sealing = open_task(reprimand, "j3.sealing")
+    assert sealing.owner == "procuratorate"
+    complete(sealing, sealed_on=today, authority="procuratorate", **SEAL)
+
+    complete(open_task(failed, "j3.help_education"), outcome="failed", plan_started_on=today)
+    complete(open_task(failed, "j3.judgment"), sentence="custodial_up_to_5y", judged_on=today)
+    complete(open_task(failed, "j3.sealing"), sealed_on=today, authority="court", **SEAL)
+    complete(open_task(long_sentence, "j3.judgment"), sentence="custodial_over_5y",
+             judged_on=today)
+
+    outcomes = {c: wait_finished(r).outcome for c, r in runs.items()}
+    assert outcomes == {no_offence: "no_offence", reprimand: "sealed", failed: "sealed",
+                        long_sentence: "not_sealable"}
+    assert _sealed_record(runs[long_sentence]) is None
+    assert runs_of(failed, "J4") == []  # a custodial sentence is no community correction
+
+
+def test_j3_a_late_judgment_climbs_to_the_court_supervisor(system) -> None:
+    case = open_case()
+    start(case, "J3")
+    complete(open_task(case, "j3.investigation"), offence_confirmed=True, in_school=True,
+             appropriate_adult_present=True)
+    complete(open_task(case, "j3.handling"), measure="prosecution")
+    judgment = open_task(case, "j3.judgment")
+    report = sweep(now=judgment.due_at + timedelta(minutes=1))
+    assert [(e["rung"], e["to"]) for e in report.escalations
+            if e["task_id"] == judgment.id] == [(1, "court/supervisor")]
+
+
+# --- J4 community correction support -------------------------------------------------------------
+
+PLAN = {"identity_protected": True, "emotional_support": True, "schooling_or_work": "school"}
+
+
+def test_j4_reviews_every_month_of_the_term_then_releases(system) -> None:
+    case = open_case()
+    j4 = start(case, "J4")
+    today = clock.now().date()
+    plan = open_task(case, "j4.plan")
+    assert plan.owner == "justice"
+    with pytest.raises(ValidationFailed) as refused:
+        complete(plan, plan_from=today.isoformat(), term_months=2,
+                 **{**PLAN, "identity_protected": False})
+    assert [e.field for e in refused.value.errors] == ["identity_protected"]
+    report = sweep(now=plan.due_at + timedelta(minutes=1))  # late: the bureau's supervisor
+    assert [(e["rung"], e["to"]) for e in report.escalations
+            if e["task_id"] == plan.id] == [(1, "justice/supervisor")]
+    complete(plan, plan_from=today.isoformat(), term_months=2, **PLAN)
+
+    first = wait_for(lambda: _pending_timer(j4, "review-1"), what="the first review")
+    assert first.due_at.date() in {today + timedelta(days=d) for d in range(28, 32)}
+    for month, progress in ((1, "violation"), (2, "on_track")):
+        _fire(j4, f"review-{month}")
+        review = open_task(case, "j4.review", key=f"review-{month}")
+        complete(review, progress=progress, review_date=today.isoformat())
+    complete(open_task(case, "j4.release"), released_on=today.isoformat())
+    assert wait_finished(j4).outcome == "released"
+    with db() as session:
+        alerts = session.exec(select(OutboxMessage).where(
+            col(OutboxMessage.dedupe_key) == f"notify:run:{j4}:review-1-violation")).all()
+    assert [(a.payload["agency"], a.payload["event"]) for a in alerts] == [
+        ("court", "j4.violation")]
+    assert run_row(j4).status == "completed"

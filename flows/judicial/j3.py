@@ -1,0 +1,48 @@
+"""J3 juvenile offenders: education first, then the criminal record is sealed (四(三)3)."""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from flows.catalog import procedure
+from flows.judicial.spec import J3
+from flows.steps import Procedure, on_failure
+
+
+@flow(name=J3.flow_name, persist_result=True, on_failure=[on_failure], on_crashed=[on_failure])
+async def j3_juvenile_record_sealing(procedure_run_id: int) -> str:
+    """Handle a minor's offence education first, leniently, and seal the criminal record.
+
+    The police make a social investigation of the minor → the procuratorate decides the
+    handling, education first: a reprimand with education or a conditional non-prosecution,
+    carried out as a help-and-education plan by the justice bureau, or a prosecution → the
+    juvenile court judges (probation: community correction, J4) → the record is sealed: from
+    then on only court, procuratorate and police roles may read it, and every read is
+    recorded (app/services.py:read_sealed_record). A sentence over five years is not sealed.
+
+    Args:
+        procedure_run_id: the procedure run in the case store.
+    """
+    p = await Procedure.begin(procedure(J3.code), procedure_run_id)  # with the settings
+
+    investigation = await p.human("j3.investigation")
+    if not investigation.offence_confirmed:
+        return await p.finish("no_offence")
+
+    handling = await p.human("j3.handling")
+    sealer = "procuratorate"
+    judged = handling.measure == "prosecution"
+    if not judged:
+        help_education = await p.human("j3.help_education")
+        judged = help_education.outcome == "failed"  # a failed test period is prosecuted
+    if judged:
+        judgment = await p.human("j3.judgment")
+        if judgment.sentence == "custodial_over_5y":
+            return await p.finish("not_sealable")
+        if judgment.sentence == "probation":
+            await p.start("J4", key="probation")
+        sealer = "court"
+
+    await p.human("j3.sealing", owner=sealer)
+    await p.seal_record("sealing")
+    return await p.finish("sealed")
