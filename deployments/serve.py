@@ -9,13 +9,21 @@ SWEEP_INTERVAL_S = 60
 
 def flows_by_code() -> dict[str, Any]:
     """The flow object of every procedure, by code (imports Prefect and the flows)."""
+    from flows.employment.w1 import w1_skills_training
+    from flows.employment.w2 import w2_public_welfare_job
+    from flows.employment.w3 import w3_startup_support
+    from flows.employment.w4 import w4_vocational_training
     from flows.judicial.j2 import j2_hukou_registration
     from flows.medical.m1 import m1_emergency_treatment
+    from flows.psych.p1 import p1_counselling
+    from flows.psych.p2 import p2_regular_visits
     from flows.rescue.r2 import r2_street_child_rescue
     from flows.rescue.r3 import r3_return_home
 
     return {"R2": r2_street_child_rescue, "R3": r3_return_home, "M1": m1_emergency_treatment,
-            "J2": j2_hukou_registration}
+            "J2": j2_hukou_registration, "W1": w1_skills_training, "W2": w2_public_welfare_job,
+            "W3": w3_startup_support, "W4": w4_vocational_training, "P1": p1_counselling,
+            "P2": p2_regular_visits}
 
 
 def build_deployments(*, sweep_interval_s: int | None = SWEEP_INTERVAL_S

@@ -140,11 +140,13 @@ def node_kind(node: str) -> str:
 
 def base_procedures() -> dict[str, ProcedureSpec]:
     """Every procedure by code, as the code defines it (before the operator's settings)."""
+    from flows.employment.spec import W1, W2, W3, W4
     from flows.judicial.spec import J2
     from flows.medical.spec import M1
+    from flows.psych.spec import P1, P2
     from flows.rescue.spec import R2, R3
 
-    return {p.code: p for p in (R2, R3, M1, J2)}
+    return {p.code: p for p in (R2, R3, M1, J2, W1, W2, W3, W4, P1, P2)}
 
 
 def all_procedures() -> dict[str, ProcedureSpec]:

@@ -101,7 +101,7 @@ def test_without_a_file_the_codes_defaults_apply() -> None:
 
 
 @pytest.mark.parametrize(("text", "key", "problem"), [
-    ('[R9.steps.x]\ndeadline = "1d"', "R9", "unknown procedure; known: J2, M1, R2, R3"),
+    ('[R9.steps.x]\ndeadline = "1d"', "R9", f"unknown procedure; known: {', '.join(sorted(BASE))}"),
     ('[R2.steps.outreech]\ndeadline = "1d"', "R2.steps.outreech", "R2 has no step 'outreech'"),
     ('[R2.steps.outreach]\ndeadline = "5 weeks"', "R2.steps.outreach.deadline",
      "invalid duration spec '5 weeks'"),
