@@ -476,6 +476,37 @@ def _derive_assistance_approval(columns: dict[str, list[Any]]) -> dict[str, list
     }
 
 
+def _derive_service_delivery(columns: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    return {
+        # A delivered service has a start date; one not delivered need not.
+        "started_on_given_when_delivered": [
+            (given or not delivered) if delivered is not None else None
+            for delivered, given in zip(
+                columns["delivered"], columns["started_on_given"], strict=True,
+            )
+        ],
+        "ended_not_before_start": _not_before(columns["started_on"], columns["ended_on"]),
+    }
+
+
+def _derive_counselling_session(columns: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    return {
+        "first_on_given_when_held": [
+            (given or held == 0) if held is not None else None
+            for held, given in zip(
+                columns["sessions_held"], columns["first_on_given"], strict=True,
+            )
+        ],
+        "last_not_before_first": _not_before(columns["first_on"], columns["last_on"]),
+    }
+
+
+def _not_before(starts: list[Any], ends: list[Any]) -> list[bool | None]:
+    """end >= start for each pair of dates; None when either is missing."""
+    return [(end >= start) if start is not None and end is not None else None
+            for start, end in zip(starts, ends, strict=True)]
+
+
 _DERIVE: dict[str, Callable[[dict[str, list[Any]]], dict[str, list[Any]]]] = {
     "child_intake": _derive_child_intake,
     "settlement_claim": _derive_settlement_claim,
@@ -489,6 +520,8 @@ _DERIVE: dict[str, Callable[[dict[str, list[Any]]], dict[str, list[Any]]]] = {
     "sealed_record": _derive_sealed_record,
     "medical_assistance": _derive_medical_assistance,
     "assistance_approval": _derive_assistance_approval,
+    "service_delivery": _derive_service_delivery,
+    "counselling_session": _derive_counselling_session,
 }
 
 

@@ -105,6 +105,22 @@ VALID: dict[str, dict[str, Any]] = {
     },
     "assistance_approval": {"outcome": "approved", "amount_approved": 6000,
                             "amount_requested": 6000},
+    "family_application": {
+        "application_date": "2026-03-02", "applicant_relation": "mother", "applicant_age": 38,
+    },
+    "service_delivery": {
+        "delivered": True, "started_on": "2026-03-16", "ended_on": "2026-04-24", "amount": 1950,
+        "hours": 120,
+    },
+    "vocational_referral": {
+        "referral_date": "2026-03-02", "disability_kind": "hearing", "disability_grade": 3,
+        "age": 15,
+    },
+    "counselling_session": {"sessions_held": 8, "first_on": "2026-03-10", "last_on": "2026-04-28"},
+    "support_visit": {
+        "visit_date": "2026-04-02", "child_seen": True, "mood": "stable", "support_minutes": 60,
+        "situation": "ok",
+    },
 }
 
 # (suite, changes to the valid record, the field refused, the code)
@@ -285,6 +301,37 @@ REFUSALS: list[tuple[str, dict[str, Any], str, str]] = [
     ("assistance_approval", {"amount_approved": 6000.01}, "amount_approved",
      "amount_approved.above_request"),
     ("assistance_approval", {"outcome": "maybe"}, "outcome", "outcome.invalid"),
+    ("family_application", {"application_date": None}, "application_date",
+     "application_date.required"),
+    ("family_application", {"applicant_relation": "uncle?"}, "applicant_relation",
+     "applicant_relation.invalid"),
+    ("family_application", {"applicant_age": "38"}, "applicant_age",
+     "applicant_age.not_a_number"),
+    ("family_application", {"applicant_age": 15}, "applicant_age", "applicant_age.working_age"),
+    ("family_application", {"applicant_age": 66}, "applicant_age", "applicant_age.working_age"),
+    ("service_delivery", {"delivered": None}, "delivered", "delivered.required"),
+    ("service_delivery", {"delivered": "yes"}, "delivered", "delivered.not_a_bool"),
+    ("service_delivery", {"started_on": None, "ended_on": None}, "started_on",
+     "started_on.required_when_delivered"),
+    ("service_delivery", {"started_on": "2026-02-30"}, "started_on", "started_on.not_a_date"),
+    ("service_delivery", {"ended_on": "2026-03-15"}, "ended_on", "ended_on.before_start"),
+    ("service_delivery", {"amount": -1}, "amount", "amount.out_of_range"),
+    ("service_delivery", {"hours": 2001}, "hours", "hours.out_of_range"),
+    ("vocational_referral", {"disability_kind": "other"}, "disability_kind",
+     "disability_kind.invalid"),
+    ("vocational_referral", {"disability_grade": 5}, "disability_grade",
+     "disability_grade.out_of_range"),
+    ("vocational_referral", {"age": 13}, "age", "age.not_vocational_age"),
+    ("vocational_referral", {"age": 18}, "age", "age.not_vocational_age"),
+    ("counselling_session", {"sessions_held": None}, "sessions_held", "sessions_held.required"),
+    ("counselling_session", {"sessions_held": 61}, "sessions_held", "sessions_held.out_of_range"),
+    ("counselling_session", {"first_on": None}, "first_on", "first_on.required_when_held"),
+    ("counselling_session", {"last_on": "2026-03-09"}, "last_on", "last_on.before_first"),
+    ("support_visit", {"visit_date": None}, "visit_date", "visit_date.required"),
+    ("support_visit", {"child_seen": 1}, "child_seen", "child_seen.not_a_bool"),
+    ("support_visit", {"mood": "happy"}, "mood", "mood.invalid"),
+    ("support_visit", {"support_minutes": 4}, "support_minutes", "support_minutes.out_of_range"),
+    ("support_visit", {"situation": "ran_away"}, "situation", "situation.invalid"),
 ]
 
 
@@ -362,6 +409,10 @@ def test_accepts_a_fully_valid_record(suite: str) -> None:
     ("school_enrolment", {"attending": False, "enrolled_on": None}),
     ("return_effort", {"outcome": "not_returned", "returned_on": None}),
     ("education_aid_application", {"amount_requested": 20000}),
+    ("service_delivery", {"delivered": False, "started_on": None, "ended_on": None}),
+    ("service_delivery", {"ended_on": "2026-03-16", "amount": None, "hours": None}),
+    ("counselling_session", {"sessions_held": 0, "first_on": None, "last_on": None}),
+    ("family_application", {"applicant_age": 16}),
 ])
 def test_accepts_records_on_the_edge_of_the_rules(suite: str, changes: dict[str, Any]) -> None:
     assert validate_record(suite, {**VALID[suite], **changes}) == []

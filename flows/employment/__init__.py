@@ -1,0 +1,1 @@
+"""Employment protection (就业保护, 四(四)): W1–W4."""
