@@ -52,13 +52,15 @@ async def r3_return_home(procedure_run_id: int) -> str:
                            visit=key.removeprefix("visit-"))
             await p.start("R4", key=f"{key}-r4",
                           params={"street": home_street, "reason": visit.situation})
-        if "R6" in visit.needs:
+        if "R6" in visit.needs:  # living assistance, checked by the home street office
             await p.start("R6", key=f"{key}-need-R6", params={"street": home_street})
-        for need in visit.needs:
-            if need != "R6":
-                # TODO(merge): start E4, P1 and W1 here (as R6 above) once they exist; until
-                # then the center is told and starts them by hand.
-                await p.notify("center", "r3.need", key=f"{key}-need-{need}", need=need)
+        if "E4" in visit.needs:  # education aid
+            await p.start("E4", key=f"{key}-need-E4")
+        if "P1" in visit.needs:  # counselling
+            await p.start("P1", key=f"{key}-need-P1")
+        if "W1" in visit.needs:  # skills training for the family, applied for at home
+            await p.start("W1", key=f"{key}-need-W1",
+                          params={"community": home_street.replace("street:", "community:", 1)})
 
     closing = await p.human("r3.closing")
     return await p.finish("closed" if closing.outcome == "closed" else "kept_open")

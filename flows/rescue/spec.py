@@ -141,6 +141,23 @@ class ClosingForm(ClosingDecision):
     notes: Notes
 
 
+R3_NEEDS = {"R6": "living assistance", "E4": "education aid", "P1": "counselling",
+            "W1": "skills training"}
+
+
+def _needs_edges() -> list[Edge]:
+    """R3's visit → the procedures its needs start, each after the ones before it."""
+    edges = []
+    before = ["r3.visit", "start:R4"]
+    for code, what in R3_NEEDS.items():
+        edges += [Edge(b, f"start:{code}", f"a need for {what} ({code})") for b in before]
+        edges += [Edge(f"start:{code}", "wait:visits", "more visits to come"),
+                  Edge(f"start:{code}", "r3.closing", "after the last visit")]
+        before.append(f"start:{code}")
+    return [*edges, Edge("start:R4", "wait:visits", "more visits to come"),
+            Edge("start:R4", "r3.closing", "after the last visit")]
+
+
 R3 = ProcedureSpec(
     code="R3",
     area="rescue",
@@ -178,19 +195,10 @@ R3 = ProcedureSpec(
         Edge("r3.visit", "notify:r3.guardian_failing", "situation == guardian_failing"),
         Edge("notify:r3.ran_away", "start:R4"),
         Edge("notify:r3.guardian_failing", "start:R4"),
-        Edge("r3.visit", "start:R6", "a need for living assistance (R6)"),
-        Edge("start:R4", "start:R6", "a need for living assistance (R6)"),
-        # TODO(merge): E4, P1 and W1 are being built elsewhere; until then those needs notify
-        # the center. At merge time, start them here as R6 is started.
-        Edge("r3.visit", "notify:r3.need", "one for each other need (E4, P1, W1)"),
-        Edge("start:R4", "notify:r3.need", "one for each other need (E4, P1, W1)"),
-        Edge("start:R6", "notify:r3.need", "one for each other need (E4, P1, W1)"),
+        # A visit's situation and needs start other procedures, in this order.
+        *_needs_edges(),
         Edge("r3.visit", "wait:visits", "more visits to come"),
         Edge("r3.visit", "r3.closing", "after the last visit"),
-        Edge("start:R4", "wait:visits", "more visits to come"),
-        Edge("start:R4", "r3.closing", "after the last visit"),
-        Edge("start:R6", "wait:visits", "more visits to come"),
-        Edge("start:R6", "r3.closing", "after the last visit"),
         Edge("r3.closing", "end:closed", "outcome == closed"),
         Edge("r3.closing", "end:kept_open", "outcome == keep_open"),
     ),

@@ -11,7 +11,7 @@ from app import clock
 from app.errors import ValidationFailed
 from app.store import db
 from app.sweep import sweep
-from models import HumanTask, OutboxMessage, Timer
+from models import HumanTask, Timer
 from tests.helpers import (
     complete,
     flow_run,
@@ -177,17 +177,19 @@ def test_r3_starts_the_ladder_for_an_unsafe_home_and_r4_r6_from_a_visit(system) 
     sweep(now=timer.due_at + timedelta(minutes=1))
     complete(open_task(case, "r3.visit", key="visit-1m"),
              visit_date=(today + timedelta(days=31)).isoformat(), child_seen=False,
-             situation="ran_away", needs=["R6", "E4"])
+             situation="ran_away", needs=["R6", "E4", "P1", "W1"])
     wait_for(lambda: _pending_timer(r3, "visit-3m"), what="R3 to go on to its next visit")
     [r4], [r6] = runs_of(case, "R4"), runs_of(case, "R6")
     assert (r4.params, r6.params) == ({"street": HOME_STREET, "reason": "ran_away"},
                                       {"street": HOME_STREET})
     assert open_task(case, "r4.admonition").owner == HOME_STREET
     assert open_task(case, "r6.eligibility").owner == HOME_STREET
-    with db() as session:  # the needs built elsewhere (E4, P1, W1) still notify the center
-        note = session.exec(select(OutboxMessage).where(
-            OutboxMessage.dedupe_key == f"notify:run:{r3}:visit-1m-need-E4")).one()
-    assert (note.payload["agency"], note.payload["event"]) == ("center", "r3.need")
+    # Each need starts its procedure for the same case, linked to the visit's R3.
+    for code in ("E4", "P1", "W1"):
+        [run] = wait_for(lambda code=code: runs_of(case, code), what=f"{code} to start")
+        assert run.parent_run_id == r3
+    assert runs_of(case, "W1")[0].params == {
+        "community": HOME_STREET.replace("street:", "community:", 1)}
 
 
 # --- R1 abandoned infant or orphan placement ----------------------------------------------------
