@@ -394,7 +394,7 @@ def run(*, quick: bool = False) -> str:
                     + (f"{percentile(s['gaps'], 50):.2f} / {percentile(s['gaps'], 95):.2f} |"
                        if s["gaps"] else "– |"))
     body = ("## B1 procedure throughput\n\n" + __doc__.split("\n\n", 1)[1].split("Usage")[0]
-            + "\n| database | what | steps/s | p50 / p95 s to next step |\n|---|---|---|---|\n"
+            + "\n\n| database | what | steps/s | p50 / p95 s to next step |\n|---|---|---|---|\n"
             + "\n".join(rows) + "\n\n```\n" + "\n".join(lines) + "\n```\n")
     write_section("B1", body, cmd="python -m bench.b1_throughput" + (" --quick" if quick else ""))
     sq = results["sqlite"]

@@ -45,7 +45,7 @@ def test_the_graph_and_the_flow_agree(code) -> None:
 def test_the_flow_is_read_for_its_steps_starts_outcomes_notifications_and_timers() -> None:
     r2, r3 = flow_calls(_source("R2")), flow_calls(_source("R3"))
     assert r2.steps == {"r2.outreach", "r2.intake", "r2.identity", "r2.placement"}
-    assert r2.starts == {"M1", "R3", "J2"}
+    assert r2.starts == {"M1", "R3", "J1", "J2"}
     assert r2.outcomes == {"not_reached", "returned_home", "placed"}
     assert r3.notifications == {"r3.home_unsafe", "r3.ran_away", "r3.guardian_failing"}
     assert r3.starts == {"R4", "R6", "E4", "P1", "W1"}

@@ -17,7 +17,8 @@ async def r2_street_child_rescue(procedure_run_id: int) -> str:
     intake with a health check (ill or injured: M1 at once) → police identity check and family
     tracing → family found: return home (R3); not found: placement by the government of the
     place of origin (with hukou) or of the place found (without), or the welfare institution
-    for infants and children of imprisoned parents; placement starts J2's two-year clock.
+    for infants and children of imprisoned parents; placement starts J1 (the search for the
+    family goes on at intervals) and J2's two-year clock.
 
     Args:
         procedure_run_id: the procedure run in the case store (an id, never personal data).
@@ -50,5 +51,6 @@ async def r2_street_child_rescue(procedure_run_id: int) -> str:
         placer = f"district:{p.params.get('found_district') or p.info['district']}"
     placement = await p.human("r2.placement", owner=placer)
     await p.record_placement(placement.placed_on)
+    await p.start("J1", key="tracing")  # the search for the family goes on, at intervals
     await p.start("J2", key="no-family")
     return await p.finish("placed")

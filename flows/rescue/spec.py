@@ -83,7 +83,8 @@ R2 = ProcedureSpec(
         Edge("r2.identity", "start:R3", "outcome == family_found"),
         Edge("start:R3", "end:returned_home"),
         Edge("r2.identity", "r2.placement", "outcome == family_not_found"),
-        Edge("r2.placement", "start:J2"),
+        Edge("r2.placement", "start:J1", "the search for the family goes on"),
+        Edge("start:J1", "start:J2"),
         Edge("start:J2", "end:placed"),
     ),
 )

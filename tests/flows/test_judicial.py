@@ -83,6 +83,8 @@ def test_a_rescued_child_without_family_is_placed_and_j2_starts(system) -> None:
     assert placement.owner == "district:xingqing"
     complete(placement, placed_with="welfare", placed_on="2026-11-01")
     [j2] = wait_for(lambda: runs_of(case, "J2"), what="J2 to start")
+    [j1] = runs_of(case, "J1")  # and the search for the family goes on
+    assert open_task(case, "j1.search").owner == "psb"
     timer = wait_for(lambda: _timer(j2.id), what="J2's clock")
     assert timer.due_at.date() == date(2028, 11, 1)
     with db() as session:  # R2's step delivered the start itself, at the first attempt
