@@ -161,20 +161,22 @@ def test_j1_stops_when_the_case_is_closed_or_the_family_is_found(system) -> None
     complete(open_task(found, "j1.search"), outcome="no_match", searched_on=today, **SEARCHED)
 
     timer = wait_for(lambda: _pending_timer(j1_closed, "retry-1"), what="J1's retry timer")
-    wait_for(lambda: flow_state(j1_closed) == "Suspended", what="J1 to wait")
+    wait_for(lambda: _pending_timer(j1_found, "retry-1"), what="J1's retry timer")
+    wait_for(lambda: flow_state(j1_closed) == flow_state(j1_found) == "Suspended",
+             what="both J1 runs to wait")
+
+    # The family found first: its timer is cancelled, so the sweep below cannot fire it.
+    with db() as session:
+        services.family_found(session=session, case_ref=found, actor="test", now=clock.now())
+    dispatch(kinds=("resume",))
+    assert wait_finished(j1_found).outcome == "family_found"
+
     with db() as session:  # closed by hand: the service layer has no "close case" yet
         case = session.exec(select(Case).where(Case.case_no == closed)).one()
         case.status = "closed"
         session.add(case)
     sweep(now=timer.due_at + timedelta(minutes=1))
     assert wait_finished(j1_closed).outcome == "case_closed"
-
-    wait_for(lambda: _pending_timer(j1_found, "retry-1"), what="J1's retry timer")
-    wait_for(lambda: flow_state(j1_found) == "Suspended", what="J1 to wait")
-    with db() as session:
-        services.family_found(session=session, case_ref=found, actor="test", now=clock.now())
-    dispatch(kinds=("resume",))
-    assert wait_finished(j1_found).outcome == "family_found"
 
 
 def test_j1_a_late_search_climbs_to_the_police_supervisor(system) -> None:
