@@ -39,6 +39,12 @@ def split_rung(rung: str) -> tuple[str, str]:
     return agency, role or "worker"
 
 
+def _run_info(run: ProcedureRun, case: Case) -> dict[str, Any]:
+    """What a flow may know of its run: ids, codes and its parameters (no personal data)."""
+    return {"case_id": run.case_id, "case_no": case.case_no, "code": run.code,
+            "district": case.district, "params": dict(run.params)}
+
+
 def begin_run(procedure_run_id: int, flow_run_id: str) -> dict[str, Any]:
     """Mark the run as running in this flow run; return what the flow may know of it."""
     with db() as session:
@@ -51,8 +57,7 @@ def begin_run(procedure_run_id: int, flow_run_id: str) -> dict[str, Any]:
             run.status = "running"
         run.flow_run_id = flow_run_id
         session.add(run)
-        return {"case_id": run.case_id, "case_no": case.case_no, "code": run.code,
-                "district": case.district, "params": dict(run.params)}
+        return _run_info(run, case)
 
 
 def replay_state(procedure_run_id: int) -> dict[str, Any]:
@@ -84,9 +89,7 @@ def replay_state(procedure_run_id: int) -> dict[str, Any]:
         }
         journal = {(j.op, j.key): j.result for j in session.exec(
             select(StepJournal).where(StepJournal.procedure_run_id == procedure_run_id))}
-        return {"info": {"case_id": run.case_id, "case_no": case.case_no, "code": run.code,
-                         "district": case.district, "params": dict(run.params)},
-                "flow_run_id": run.flow_run_id, "status": run.status,
+        return {"info": _run_info(run, case), "flow_run_id": run.flow_run_id, "status": run.status,
                 "journal": journal, "resumed": resumed}
 
 
