@@ -8,7 +8,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from app import audit, clock
-from app.outbox import enqueue, resume_message_key, start_message_key
+from app.outbox import enqueue, resume_message_key, start_message_key, timer_message_key
 from app.procedure_settings import step_ladder
 from app.rules.ladder import AgencyNode
 from app.rules.workdays import TZ, due_after
@@ -80,7 +80,8 @@ def replay_state(procedure_run_id: int) -> dict[str, Any]:
         ended = session.exec(select(Timer.id).where(
             Timer.procedure_run_id == procedure_run_id,
             col(Timer.status).in_(("fired", "cancelled")))).all()
-        keys = [resume_message_key(int(i)) for i in done] + [f"resume:timer:{i}" for i in ended]
+        keys = ([resume_message_key(int(i)) for i in done]
+                + [timer_message_key(int(i)) for i in ended])
         resumed = {
             str(payload["pause_key"]): payload.get("run_input")
             for payload in (session.exec(select(OutboxMessage.payload).where(

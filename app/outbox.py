@@ -20,6 +20,11 @@ def resume_message_key(task_id: int) -> str:
     return f"resume:task:{task_id}"
 
 
+def timer_message_key(timer_id: int) -> str:
+    """The outbox key of the resume that a timer's firing (or cancelling) sends."""
+    return f"resume:timer:{timer_id}"
+
+
 def enqueue(
     *, session: Session, kind: str, dedupe_key: str, payload: dict[str, Any], now: datetime
 ) -> OutboxMessage:

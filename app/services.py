@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from app import audit
 from app.errors import Conflict, Forbidden, NotFound
-from app.outbox import enqueue, resume_message_key, start_message_key
+from app.outbox import enqueue, resume_message_key, start_message_key, timer_message_key
 from app.rules.workdays import TZ
 from app.validation import check
 from flows.catalog import procedure, step_spec
@@ -246,7 +246,7 @@ def family_found(*, session: Session, case_ref: str, actor: str, now: datetime) 
         if res.rowcount != 1:
             continue
         cancelled.append(timer.id)
-        enqueue(session=session, kind="resume", dedupe_key=f"resume:timer:{timer.id}",
+        enqueue(session=session, kind="resume", dedupe_key=timer_message_key(timer.id),
                 payload={"procedure_run_id": timer.procedure_run_id,
                          "pause_key": pause_key("timer", timer.key),
                          "run_input": {"timer_id": timer.id, "outcome": "cancelled"}}, now=now)

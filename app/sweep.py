@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from app import audit, clock
 from app.dispatch import dispatch
 from app.engine import split_rung
+from app.outbox import timer_message_key
 from app.rules.workdays import due_after
 from app.services import pause_key
 from app.store import db
@@ -83,7 +84,7 @@ def fire_timers(*, as_of: datetime, limit: int) -> int:
                 .values(status="fired", fired_at=as_of)).rowcount == 1]
             # A timer another sweep took is skipped: its resume and audit are that sweep's.
             _enqueue_all(session=session, now=clock.now(), messages=[
-                ("resume", f"resume:timer:{t.id}",
+                ("resume", timer_message_key(t.id),
                  {"procedure_run_id": t.procedure_run_id, "pause_key": pause_key("timer", t.key),
                   "run_input": {"timer_id": t.id, "outcome": "fired"}}) for t in taken])
             for t in taken:
