@@ -8,6 +8,7 @@ itself idempotent, so a message delivered but not yet marked is harmless to deli
 from __future__ import annotations
 
 import logging
+import random
 import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -27,11 +28,27 @@ from models import Agency, Case, OutboxMessage, ProcedureRun
 log = logging.getLogger("protect.dispatch")
 LEASE = timedelta(minutes=2)
 NOT_YET_RETRY = timedelta(seconds=0.2)
-PREFECT_RETRIES = 1  # per delivery attempt, inside Prefect's client
+BUSY_RETRY_S = (0.3, 1.5)  # a busy Prefect: try again after a random delay in this range
+PREFECT_RETRIES = 0  # per delivery attempt, inside Prefect's client: the outbox retries
+BUSY_STATUS = frozenset({429, 503})
 
 
 class NotYet(Exception):
     """The run has not reached the suspension this message is for; try again soon."""
+
+    def retry_after(self) -> timedelta:
+        return NOT_YET_RETRY
+
+
+class Busy(NotYet):
+    """Prefect answered "busy" (503: its database was locked; 429): try again soon.
+
+    Not a failed attempt: an outage refuses the connection or times out, and that takes the
+    outbox's growing backoff. A random delay spreads the retries of many messages.
+    """
+
+    def retry_after(self) -> timedelta:
+        return timedelta(seconds=random.uniform(*BUSY_RETRY_S))
 
 
 @dataclass
@@ -61,8 +78,8 @@ def _finish(msg: OutboxMessage, error: Exception | None) -> None:
         else:
             row.last_error = str(error)[:500]
             if isinstance(error, NotYet):
-                row.attempts -= 1  # waiting for the flow is not a failed attempt
-                row.next_attempt_at = now + NOT_YET_RETRY
+                row.attempts -= 1  # waiting for the flow, or for Prefect, is not a failure
+                row.next_attempt_at = now + error.retry_after()
             elif row.attempts >= get_settings().outbox_max_attempts:
                 row.status = "dead"
                 audit.record(session=session, at=now, actor="system", action="outbox.dead",
@@ -198,13 +215,21 @@ def _notify(msg: OutboxMessage) -> None:
 
 def deliver(msg: OutboxMessage) -> None:
     if msg.kind in ("start", "resume"):
+        import httpx
         from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 
         # The outbox retries a failed delivery itself, on its own schedule. Left to its
         # default, Prefect's client would first retry a refused connection for about a
-        # minute (2 + 4 + … + 32 s) and hold the dispatcher while Prefect is down.
-        with temporary_settings({PREFECT_CLIENT_MAX_RETRIES: PREFECT_RETRIES}):
-            (_start if msg.kind == "start" else _resume)(msg.payload)
+        # minute (2 + 4 + … + 32 s) and hold the dispatcher while Prefect is down; and it
+        # sleeps 2 s after a 503 even when no retry is left, so each allowed retry adds
+        # 4 s more to a busy answer.
+        try:
+            with temporary_settings({PREFECT_CLIENT_MAX_RETRIES: PREFECT_RETRIES}):
+                (_start if msg.kind == "start" else _resume)(msg.payload)
+        except httpx.HTTPStatusError as exc:
+            if exc.response.status_code in BUSY_STATUS:
+                raise Busy(f"Prefect is busy ({exc.response.status_code})") from exc
+            raise
     elif msg.kind == "notify":
         _notify(msg)
     else:
@@ -228,18 +253,7 @@ def dispatch(
     Retries follow the real clock, never an "as of" time: a sweep run as of a later date
     must not push deliveries into the future.
     """
-    now = clock.now()
-    with db() as session:
-        stmt = select(OutboxMessage).where(OutboxMessage.status == "pending")
-        if ids is not None:
-            stmt = stmt.where(col(OutboxMessage.id).in_(list(ids)))
-        else:
-            stmt = stmt.where(col(OutboxMessage.next_attempt_at) <= now)
-        if kinds is not None:
-            stmt = stmt.where(col(OutboxMessage.kind).in_(list(kinds)))
-        if keys is not None:  # exactly these messages, e.g. the one a completion just wrote
-            stmt = stmt.where(col(OutboxMessage.dedupe_key).in_(list(keys)))
-        msgs = list(session.exec(stmt.order_by(col(OutboxMessage.id)).limit(limit)).all())
+    msgs = _pending(ids=ids, kinds=kinds, keys=keys, limit=limit)
     claimed = [msg for msg in msgs if _claim(msg)]
     report = DispatchReport()
     if workers > 1 and len(claimed) > 1:
@@ -255,6 +269,66 @@ def dispatch(
             report.failed += 1
             report.errors.append(f"{msg.kind} #{msg.id}: {error}")
     return report
+
+
+def _pending(*, ids: Iterable[int] | None = None, kinds: Iterable[str] | None = None,
+             keys: Iterable[str] | None = None, limit: int = 500) -> list[OutboxMessage]:
+    """Pending messages that are due (or exactly `ids`), oldest first."""
+    with db() as session:
+        stmt = select(OutboxMessage).where(OutboxMessage.status == "pending")
+        if ids is not None:
+            stmt = stmt.where(col(OutboxMessage.id).in_(list(ids)))
+        else:
+            stmt = stmt.where(col(OutboxMessage.next_attempt_at) <= clock.now())
+        if kinds is not None:
+            stmt = stmt.where(col(OutboxMessage.kind).in_(list(kinds)))
+        if keys is not None:  # exactly these messages, e.g. the one a completion just wrote
+            stmt = stmt.where(col(OutboxMessage.dedupe_key).in_(list(keys)))
+        return list(session.exec(stmt.order_by(col(OutboxMessage.id)).limit(limit)).all())
+
+
+class Dispatcher:
+    """Delivers due messages continuously, each on a thread of its own pool.
+
+    `dispatch()` delivers a batch and returns when the whole batch is done, so one slow
+    delivery (a busy Prefect's client sleeps 2 s before it gives up) holds back every message
+    that falls due meanwhile. The serving process polls this instead: each poll claims only as
+    many due messages as there are free threads, hands each to a thread and returns at once.
+    A claimed message is leased (`LEASE`), so the next poll does not see it again.
+    """
+
+    def __init__(self, *, workers: int, kinds: Iterable[str] = ("resume", "start")) -> None:
+        self.workers, self.kinds = workers, tuple(kinds)
+        self.pool = ThreadPoolExecutor(workers, thread_name_prefix="dispatch")
+        self.in_flight = 0
+        self.lock = threading.Lock()
+
+    def poll(self) -> int:
+        """Claim what is due, up to the free threads, and start delivering it; how many."""
+        with self.lock:
+            free = self.workers - self.in_flight
+        if free <= 0:
+            return 0
+        started = 0
+        for msg in _pending(kinds=self.kinds, limit=free):
+            if not _claim(msg):
+                continue  # another dispatcher has it
+            with self.lock:
+                self.in_flight += 1
+            self.pool.submit(self._deliver, msg)
+            started += 1
+        return started
+
+    def _deliver(self, msg: OutboxMessage) -> None:
+        try:
+            _deliver_one(msg)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    def close(self) -> None:
+        """Wait for the deliveries under way; nothing else is queued (claims match threads)."""
+        self.pool.shutdown(wait=True)
 
 
 def _deliver_one(msg: OutboxMessage) -> Exception | None:

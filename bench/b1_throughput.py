@@ -140,8 +140,6 @@ def run_ours(cases: int) -> dict[str, Any]:
     from sqlmodel import col, select
 
     from app import clock, services
-    from app.dispatch import dispatch
-    from app.outbox import start_message_key
     from app.store import db
     from models import HumanTask, ProcedureRun
     from tests.helpers import intake_form
@@ -150,18 +148,12 @@ def run_ours(cases: int) -> dict[str, Any]:
         case_ids = [services.open_case(session=session, data=intake_form(), actor="bench",
                                        now=clock.now()).id for _ in range(cases)]
     stop = threading.Event()
-    run_ids: set[int] = set()
     t0 = time.monotonic()
-    for case_id in case_ids:
-        with db() as session:
-            run = services.start_procedure(session=session, case_id=case_id, code="M1",
-                                           actor="bench", now=clock.now())
-            run_ids.add(int(run.id))
-        dispatch(keys=[start_message_key(run.id)])
-    starts_s = time.monotonic() - t0
+    run_ids = _start_all(case_ids)
     pool_result: list[list[float]] = []
     pool = threading.Thread(target=lambda: pool_result.append(_agency_pool(run_ids, stop)))
     pool.start()
+    starts_s = _wait_first_tasks(run_ids, t0, 600)
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         with db() as session:
@@ -186,34 +178,85 @@ def run_ours(cases: int) -> dict[str, Any]:
             "cases": cases}
 
 
-def suspend_many(n: int) -> int:
-    """Start n M1 procedures and wait until each waits at its first step."""
-    from sqlmodel import func, select
+def _start_all(case_ids: list[int]) -> set[int]:
+    """Start M1 for every case through the service layer, as a coordinator does.
 
+    The service commits the run and its outbox row; the serving process's dispatcher delivers
+    the start to Prefect, as for a start through the API.
+    """
     from app import clock, services
-    from app.dispatch import dispatch
-    from app.outbox import start_message_key
+    from app.store import db
+
+    run_ids: set[int] = set()
+    for case_id in case_ids:
+        with db() as session:
+            run = services.start_procedure(session=session, case_id=case_id, code="M1",
+                                           actor="bench", now=clock.now())
+            run_ids.add(int(run.id))
+    return run_ids
+
+
+def _wait_first_tasks(run_ids: set[int], t0: float, timeout_s: float) -> float:
+    """Seconds from t0 until every run has opened its first task (a start counts then)."""
+    from sqlmodel import col, func, select
+
     from app.store import db
     from models import HumanTask
-    from tests.helpers import intake_form
 
-    for _ in range(n):
-        with db() as session:
-            case = services.open_case(session=session, data=intake_form(), actor="bench",
-                                      now=clock.now())
-            run = services.start_procedure(session=session, case_id=case.id, code="M1",
-                                           actor="bench", now=clock.now())
-        dispatch(keys=[start_message_key(run.id)])
-    deadline = time.monotonic() + 400
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         with db() as session:
-            opened = session.exec(select(func.count()).select_from(HumanTask).where(
-                HumanTask.status == "open", HumanTask.step == "m1.admission")).one()
-        if opened >= n:
-            break
-        time.sleep(1)
-    time.sleep(3)  # the last ones finish suspending
-    return int(opened)
+            begun = session.exec(select(func.count(func.distinct(HumanTask.procedure_run_id)))
+                                 .where(col(HumanTask.procedure_run_id).in_(run_ids))).one()
+        if begun >= len(run_ids):
+            return time.monotonic() - t0
+        time.sleep(0.1)
+    raise TimeoutError(f"{len(run_ids) - begun} of {len(run_ids)} runs never opened a task")
+
+
+def suspend_many(n: int) -> dict[str, float]:
+    """Start n M1 procedures and wait until each is suspended at its first step."""
+    from app import clock, services
+    from app.store import db
+    from tests.helpers import intake_form
+
+    with db() as session:
+        case_ids = [services.open_case(session=session, data=intake_form(), actor="bench",
+                                       now=clock.now()).id for _ in range(n)]
+    t0 = time.monotonic()
+    run_ids = _start_all(case_ids)
+    starts_s = _wait_first_tasks(run_ids, t0, 900)
+    _wait_suspended(run_ids, 120)
+    return {"suspended": n, "suspend_starts_per_s": n / starts_s}
+
+
+def _wait_suspended(run_ids: set[int], timeout_s: float) -> None:
+    """Wait until Prefect shows every run of `run_ids` as suspended (paused)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterId,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+    from sqlmodel import col, select
+
+    from app.store import db
+    from models import ProcedureRun
+
+    with db() as session:
+        flow_ids = [r for r in session.exec(select(ProcedureRun.flow_run_id).where(
+            col(ProcedureRun.id).in_(run_ids))).all() if r]
+    deadline = time.monotonic() + timeout_s
+    with get_client(sync_client=True) as client:
+        while True:
+            paused = client.count_flow_runs(flow_run_filter=FlowRunFilter(
+                id=FlowRunFilterId(any_=flow_ids),
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))))
+            if paused >= len(run_ids) or time.monotonic() > deadline:
+                return
+            time.sleep(0.5)
 
 
 # --- bare Prefect -------------------------------------------------------------------------------
@@ -331,7 +374,7 @@ def variant(kind: str, quick: bool, ours_only: int | None = None) -> dict[str, A
         out["ours"]["driver_peak_rss_mb"] = _rss_mb(os.getpid(), "VmHWM")
         if kind == "sqlite":
             n = 200 if quick else 1000
-            out["suspended"] = suspend_many(n)
+            out.update(suspend_many(n))
             out["serve_rss_mb_suspended"] = _rss_mb(runner.proc.pid, "VmRSS")
     finally:
         runner.stop()

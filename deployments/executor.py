@@ -107,18 +107,21 @@ class Executor:
         flow opening it and the flow suspending; such a resume waits ("not yet") and is retried
         here within a second instead of a minute later by the scheduled sweep.
         """
-        from app.dispatch import dispatch
+        from app.dispatch import Dispatcher
 
-        while not self.stopping.is_set():
-            try:
-                await asyncio.to_thread(dispatch, kinds=("resume", "start"),
-                                        workers=self.dispatch_workers)
-            except Exception as exc:  # noqa: BLE001 - the case store may be restarting
-                log.warning("dispatch failed: %s", type(exc).__name__)
-            try:
-                await asyncio.wait_for(self.stopping.wait(), self.dispatch_s)
-            except TimeoutError:
-                pass
+        dispatcher = Dispatcher(workers=self.dispatch_workers, kinds=("resume", "start"))
+        try:
+            while not self.stopping.is_set():
+                try:
+                    await asyncio.to_thread(dispatcher.poll)
+                except Exception as exc:  # noqa: BLE001 - the case store may be restarting
+                    log.warning("dispatch failed: %s", type(exc).__name__)
+                try:
+                    await asyncio.wait_for(self.stopping.wait(), self.dispatch_s)
+                except TimeoutError:
+                    pass
+        finally:
+            await asyncio.to_thread(dispatcher.close)
 
     async def _execute(self, client: Any, flow_run: Any) -> None:
         from prefect.exceptions import Abort, Pause

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import threading
+import time
+import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from app import clock
-from app.dispatch import dispatch
-from app.notify import verify
+from app import clock, services
+from app.dispatch import BUSY_RETRY_S, Dispatcher, dispatch
+from app.notify import backoff_seconds, verify
 from app.outbox import enqueue
 from app.settings import get_settings
 from app.store import db
@@ -24,11 +26,13 @@ class Receiver:
 
     def __init__(self, port: int) -> None:
         self.port, self.received, self.fail_next = port, [], 0
+        self.slow: dict[str, float] = {}  # event -> seconds to wait before answering
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                time.sleep(receiver.slow.get(json.loads(body).get("event"), 0))
                 if receiver.fail_next:
                     receiver.fail_next -= 1
                     self.send_response(500)
@@ -69,10 +73,10 @@ def receiver(store) -> Iterator[Receiver]:
         session.add(agency)
 
 
-def _message(key: str) -> int:
+def _message(key: str, event: str = "task.opened") -> int:
     with db() as session:
         return int(enqueue(session=session, kind="notify", dedupe_key=key,
-                           payload={"agency": "edu", "event": "task.opened", "task_id": 7},
+                           payload={"agency": "edu", "event": event, "task_id": 7},
                            now=clock.now()).id)
 
 
@@ -118,3 +122,98 @@ def test_a_receiver_that_is_down_loses_nothing(receiver) -> None:
     finally:
         again.stop()
     receiver.stop = lambda: None  # already stopped
+
+
+def test_the_serving_dispatcher_delivers_past_a_slow_message(receiver) -> None:
+    receiver.slow["slow"] = 3
+    dispatcher = Dispatcher(workers=4, kinds=("notify",))
+    try:
+        slow = _message("notify:test:slow", event="slow")
+        dispatcher.poll()
+        fast = _message("notify:test:fast")  # falls due while the slow one is under way
+        deadline = time.monotonic() + 2
+        while _row(fast).status != "delivered" and time.monotonic() < deadline:
+            dispatcher.poll()
+            time.sleep(0.05)
+        assert _row(fast).status == "delivered"
+        assert _row(slow).status == "pending"  # still being delivered, on its own thread
+    finally:
+        dispatcher.close()
+    assert _row(slow).status == "delivered"
+    assert [json.loads(b)["event"] for _, b in receiver.received] == ["task.opened", "slow"]
+
+
+class StatusServer:
+    """A stand-in for a Prefect API that answers every request with one status code."""
+
+    def __init__(self, status: int) -> None:
+        self.status, self.requests = status, 0
+        me = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                me.requests += 1
+                body = b'{"exception_message": "Service Unavailable"}'
+                self.send_response(me.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = _answer  # noqa: N815
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/api"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _resume_message(key: str) -> int:
+    """A resume for a run that Prefect knows (its flow run id is set)."""
+    from tests.helpers import open_case
+
+    case_no = open_case()
+    with db() as session:
+        case = services.get_case(session=session, case_ref=case_no)
+        run = services.start_procedure(session=session, case_id=case.id, code="R2",
+                                       actor="test", now=clock.now())
+        run.flow_run_id = str(uuid.uuid4())
+        session.add(run)
+        return int(enqueue(session=session, kind="resume", dedupe_key=key,
+                           payload={"procedure_run_id": run.id, "pause_key": "task:x",
+                                    "run_input": {}}, now=clock.now()).id)
+
+
+@pytest.mark.parametrize(("status", "busy"), [(503, True), (429, True), (500, False)])
+def test_a_busy_prefect_is_asked_again_soon_and_an_error_backs_off(store, status: int,
+                                                                  busy: bool) -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    msg = _resume_message(f"resume:test:busy-{status}")
+    prefect = StatusServer(status)
+    try:
+        with temporary_settings({PREFECT_API_URL: prefect.api_url}):
+            before = clock.now()
+            assert dispatch(ids=[msg]).failed == 1
+            after = clock.now()
+    finally:
+        prefect.stop()
+    row = _row(msg)
+    assert prefect.requests >= 1
+    assert row.status == "pending"
+    if busy:  # not a failed attempt, and asked again within the busy delay
+        assert row.attempts == 0
+        assert "busy" in row.last_error
+        assert (row.next_attempt_at - after).total_seconds() <= BUSY_RETRY_S[1]
+    else:  # a failure: counted, and the outbox's backoff
+        assert row.attempts == 1
+        assert (row.next_attempt_at - before).total_seconds() >= backoff_seconds(1)
