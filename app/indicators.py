@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -80,7 +80,8 @@ class Scope(BaseModel):
         if since and until and since > until:
             raise ValueError(f"the period starts ({since}) after it ends ({until})")
         end = datetime.combine(until + timedelta(days=1), time(0), tzinfo=TZ) if until else now
-        return cls(since=since, until=until, district=district, as_of=min(end, now))
+        return cls(since=since, until=until, district=district,
+                   as_of=min(end, now).astimezone(UTC))
 
     @classmethod
     def month(cls, month: str, *, now: datetime, district: str | None = None) -> Scope:
@@ -338,7 +339,7 @@ def time_to_close(session: Session, scope: Scope) -> list[CloseTimeRow]:
     n = ranked.c.n
     wanted = []
     for a, b, d in _QUANTILES.values():
-        wanted += [ranked.c.rn == (a * n + b) / d, ranked.c.rn == (a * n + b + d - 1) / d]
+        wanted += [ranked.c.rn == (a * n + b) // d, ranked.c.rn == (a * n + b + d - 1) // d]
     picked: dict[str, dict[int, float]] = {}
     counts: dict[str, int] = {}
     for r in session.execute(sa_select(ranked.c.code, ranked.c.n, ranked.c.rn, ranked.c.days)
