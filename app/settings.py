@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     # Flow runs executing at once in one serving process. Prefect's server on SQLite takes
     # one writer at a time: more concurrent runs only contend for its lock.
     executor_concurrency: int = 8
+    reports_dir: Path | None = Field(
+        None, description="Where the monthly report files go; default: reports/ under home.")
     procedures_file: Path | None = Field(
         None, description="The procedure settings (deadlines, waits, ladders), checked at "
                           "start-up; default: the shipped procedures.toml, else the code's.")
@@ -38,6 +40,8 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _resolve(self) -> Settings:
         self.home = self.home.expanduser().resolve()
+        if self.reports_dir is not None:
+            self.reports_dir = self.reports_dir.expanduser().resolve()
         if self.procedures_file is not None:
             self.procedures_file = self.procedures_file.expanduser().resolve()
         elif SHIPPED_PROCEDURES.exists():

@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 SWEEP_INTERVAL_S = 60
+# The monthly report: 06:00 Beijing time on the 1st, for the month before.
+REPORT_CRON = "0 6 1 * *"
+REPORT_TIMEZONE = "Asia/Shanghai"
 
 
 def flows_by_code() -> dict[str, Any]:
@@ -26,8 +29,11 @@ def flows_by_code() -> dict[str, Any]:
 
 def build_deployments(*, sweep_interval_s: int | None = SWEEP_INTERVAL_S
                       ) -> list[tuple[Any, Any]]:
-    """Every deployment with the flow it runs: the procedures and the sweep."""
+    """Every deployment with the flow it runs: the procedures, the sweep, the monthly report."""
+    from prefect.schedules import Cron
+
     from flows.catalog import all_procedures
+    from flows.platform.report import monthly_report_flow
     from flows.platform.sweep import sweep_flow
 
     specs = all_procedures()
@@ -41,6 +47,12 @@ def build_deployments(*, sweep_interval_s: int | None = SWEEP_INTERVAL_S
         name="every-minute", tags=["platform"],
         description="Fire due timers, escalate overdue tasks, deliver the outbox.", **schedule,
     ), sweep_flow))
+    pairs.append((monthly_report_flow.to_deployment(
+        name="monthly", tags=["platform", "S3"],
+        description="The S3 indicators for the previous month: Prefect artifacts and the "
+                    "report files (HTML, CSV).",
+        schedules=[Cron(REPORT_CRON, timezone=REPORT_TIMEZONE)],
+    ), monthly_report_flow))
     return pairs
 
 

@@ -18,6 +18,18 @@ def test_prefect_yaml_names_every_procedure_with_its_entrypoint() -> None:
     for code, proc in all_procedures().items():
         assert declared[code.lower()] == proc.entrypoint
     assert declared["every-minute"] == "flows/platform/sweep.py:sweep_flow"
+    assert declared["monthly"] == "flows/platform/report.py:monthly_report_flow"
+
+
+def test_the_monthly_report_is_scheduled_alike_in_both_places() -> None:
+    from deployments.serve import REPORT_CRON, REPORT_TIMEZONE, build_deployments
+
+    spec = yaml.safe_load((ROOT / "deployments" / "prefect.yaml").read_text())
+    monthly = next(d for d in spec["deployments"] if d["name"] == "monthly")
+    assert monthly["schedules"] == [{"cron": REPORT_CRON, "timezone": REPORT_TIMEZONE}]
+    served = next(d for d, _ in build_deployments() if d.name == "monthly")
+    (schedule,) = served.schedules
+    assert (schedule.schedule.cron, schedule.schedule.timezone) == (REPORT_CRON, REPORT_TIMEZONE)
 
 
 def test_every_entrypoint_is_the_flow_that_is_served() -> None:
