@@ -444,7 +444,8 @@ def import_screening(*, session: Session, data: bytes, file_name: str, community
                             format=sheet.format, rows=previous.rows, accepted=previous.accepted,
                             rejected=previous.rejected, duplicates=previous.duplicates,
                             created=previous.created, unchanged=previous.unchanged,
-                            proposals=previous.proposals, already_imported=True, rejected_rows=rejected_rows, rejects=rejects)
+                            proposals=previous.proposals, already_imported=True,
+                            rejected_rows=rejected_rows, rejects=rejects)
 
     rows = [_Row.from_record(number, record) for (number, _), record, p
             in zip(sheet.rows, records, problems, strict=True) if not p]
