@@ -100,15 +100,39 @@ def open_case(*, session: Session, data: Any, actor: str, now: datetime) -> Case
     session.flush()
     for g in form.guardians:
         session.add(Guardian(child_id=child.id, **g.model_dump()))
+    return _new_case(session=session, child_id=int(child.id or 0), district=form.child.district,
+                     source=form.source, actor=actor, now=now)
+
+
+def _new_case(*, session: Session, child_id: int, district: str, source: str, actor: str,
+              now: datetime) -> Case:
     # The number needs the row's id; a unique placeholder holds its place until the flush.
-    case = Case(case_no=f"tmp-{uuid.uuid4().hex[:24]}", child_id=child.id,
-                district=form.child.district, source=form.source, opened_at=now)
+    case = Case(case_no=f"tmp-{uuid.uuid4().hex[:24]}", child_id=child_id,
+                district=district, source=source, opened_at=now)
     session.add(case)
     session.flush()
     case.case_no = f"C{now.astimezone(TZ).year}-{case.id:06d}"
     audit.record(session=session, at=now, actor=actor, action="case.opened", case_id=case.id,
-                 source=form.source)
+                 source=source)
     return case
+
+
+def open_case_for_child(*, session: Session, child_id: int, source: str, actor: str,
+                        now: datetime, case_id: int | None = None) -> Case:
+    """The child's open case (`case_id` if it is still open, else its newest), or a new one."""
+    if case_id is not None:
+        known = session.get(Case, case_id)
+        if known is not None and known.status == "open":
+            return known
+    case = session.exec(select(Case).where(Case.child_id == child_id, Case.status == "open")
+                        .order_by(col(Case.id).desc())).first()
+    if case is not None:
+        return case
+    child = session.get(Child, child_id)
+    if child is None:
+        raise NotFound(f"no child {child_id}")
+    return _new_case(session=session, child_id=child_id, district=child.district, source=source,
+                     actor=actor, now=now)
 
 
 def get_case(*, session: Session, case_ref: str | int) -> Case:

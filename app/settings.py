@@ -12,6 +12,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PLACEHOLDER_SECRET = "change-me-local-only"
 # The procedure settings the project ships: every deadline and wait at its default.
 SHIPPED_PROCEDURES = Path(__file__).resolve().parent.parent / "procedures.toml"
+# The risk-assessment rules the project ships (screening, S2).
+SHIPPED_RISK = Path(__file__).resolve().parent.parent / "risk.toml"
 
 
 class Settings(BaseSettings):
@@ -36,6 +38,8 @@ class Settings(BaseSettings):
     procedures_file: Path | None = Field(
         None, description="The procedure settings (deadlines, waits, ladders), checked at "
                           "start-up; default: the shipped procedures.toml, else the code's.")
+    risk_file: Path = Field(SHIPPED_RISK, description="The risk-assessment rules that propose "
+                                                      "procedures for screened children.")
 
     @model_validator(mode="after")
     def _resolve(self) -> Settings:
@@ -46,6 +50,7 @@ class Settings(BaseSettings):
             self.procedures_file = self.procedures_file.expanduser().resolve()
         elif SHIPPED_PROCEDURES.exists():
             self.procedures_file = SHIPPED_PROCEDURES
+        self.risk_file = self.risk_file.expanduser().resolve()
         if not self.database_url:
             self.database_url = f"sqlite:///{self.home / 'protect.db'}"
         if self.env == "production" and self.webhook_secret == PLACEHOLDER_SECRET:

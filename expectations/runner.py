@@ -62,6 +62,7 @@ from typing import Any
 import pydantic
 
 from app.rules.idcard import age_on, birth_date_from_id, check_digit
+from app.rules.screening import category_codes, risk_codes
 
 __all__ = ["FieldError", "suite_names", "validate_record", "validate_records"]
 
@@ -507,6 +508,50 @@ def _not_before(starts: list[Any], ends: list[Any]) -> list[bool | None]:
             for start, end in zip(starts, ends, strict=True)]
 
 
+def _id_number_columns(id_numbers: list[Any], births: list[Any]) -> dict[str, list[Any]]:
+    """The check digit, the birth date inside the number, and whether it is the one entered."""
+    check_oks, births_real, births_match = [], [], []
+    for id_number, birth in zip(id_numbers, births, strict=True):
+        shaped = id_number is not None and _ID_SHAPE.fullmatch(id_number) is not None
+        check_ok = check_digit(id_number[:17]) == id_number[17] if shaped else None
+        id_birth = birth_date_from_id(id_number) if check_ok else None
+        check_oks.append(check_ok)
+        births_real.append((id_birth is not None) if check_ok else None)
+        births_match.append(
+            (id_birth == birth) if id_birth is not None and birth is not None else None
+        )
+    return {"id_number_check_ok": check_oks, "id_birth_real": births_real,
+            "id_birth_matches": births_match}
+
+
+def _derive_screening_row(columns: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    births, as_ofs = columns["birth_date"], columns["as_of"]
+    return {
+        **_id_number_columns(columns["id_number"], births),
+        "birth_not_after_screening": _not_after(births, as_ofs),
+        "age_at_screening": [
+            age_on(birth, on) if birth is not None and on is not None else None
+            for birth, on in zip(births, as_ofs, strict=True)
+        ],
+        # Each item of the list must be known; a blank cell is the required check's business.
+        "categories_known": [
+            bool(category_codes(text)) if text is not None else None
+            for text in columns["categories"]
+        ],
+        "risks_known": [
+            (risk_codes(text) is not None) if text is not None else None
+            for text in columns["risks"]
+        ],
+        "guardian_details_have_a_name": [
+            has_name if (relation or phone) else None
+            for has_name, relation, phone in zip(
+                columns["guardian_name_given"], columns["guardian_relation_given"],
+                columns["guardian_phone_given"], strict=True,
+            )
+        ],
+    }
+
+
 _DERIVE: dict[str, Callable[[dict[str, list[Any]]], dict[str, list[Any]]]] = {
     "child_intake": _derive_child_intake,
     "settlement_claim": _derive_settlement_claim,
@@ -522,6 +567,7 @@ _DERIVE: dict[str, Callable[[dict[str, list[Any]]], dict[str, list[Any]]]] = {
     "assistance_approval": _derive_assistance_approval,
     "service_delivery": _derive_service_delivery,
     "counselling_session": _derive_counselling_session,
+    "screening_row": _derive_screening_row,
 }
 
 

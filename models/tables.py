@@ -66,6 +66,9 @@ class ChildBase(SQLModel):
 class Child(ChildBase, table=True):
     """A protected child (the table)."""
 
+    # Screening imports look children up by name, birth date and district (duplicates).
+    __table_args__ = (Index("ix_child_identity", "birth_date", "name", "district"),)
+
     id: int | None = Field(default=None, primary_key=True)
 
 
@@ -238,3 +241,86 @@ class SealedRecord(SQLModel, table=True):
     sealed_on: date
     content: dict[str, Any] = _json(default_factory=dict)  # the J3 steps' records, by step key
     created_at: datetime = _ts(nullable=False)
+
+
+# --- screening and dossiers (S2) ------------------------------------------------------------
+
+
+class ScreeningBatch(SQLModel, table=True):
+    """One screening list a community sent: the same file twice is the same batch.
+
+    Counts only: the rows themselves become children and dossiers, duplicate candidates, or
+    lines of the rejects file that goes back to the community.
+    """
+
+    __table_args__ = (UniqueConstraint("community", "file_hash"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    community: str = Field(foreign_key="agency.code", max_length=64, index=True)
+    file_hash: str = Field(max_length=64)  # sha256 of the file's bytes
+    file_name: str = Field(max_length=255)
+    file_format: str = Field(max_length=8)  # csv|xlsx
+    rows: int = 0  # data rows read (blank rows skipped)
+    accepted: int = 0  # created + duplicates + unchanged
+    rejected: int = 0
+    duplicates: int = 0  # new duplicate candidates for a person to resolve
+    created: int = 0  # new children, each with a dossier
+    unchanged: int = 0  # rows already on file from an earlier list
+    proposals: int = 0  # procedures proposed for the new dossiers
+    imported_at: datetime = _ts(nullable=False)
+    actor: str = Field(max_length=64)
+
+
+class Dossier(SQLModel, table=True):
+    """The special dossier (专项档案) of a child in difficulty: its categories and origin."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    child_id: int = Field(foreign_key="child.id", unique=True)
+    community: str = Field(foreign_key="agency.code", max_length=64)
+    batch_id: int = Field(foreign_key="screeningbatch.id", index=True)  # the screening it came from
+    row_key: str = Field(max_length=40, index=True)  # the row's natural key (a digest)
+    categories: list[str] = _json(default_factory=list)
+    risks: list[str] = _json(default_factory=list)  # what the screening worker saw (codes)
+    case_id: int | None = Field(default=None, foreign_key="case.id")  # once a procedure starts
+    created_at: datetime = _ts(nullable=False)
+    updated_at: datetime = _ts(nullable=False)
+
+
+class DuplicateCandidate(SQLModel, table=True):
+    """A screening row that may be a child already on file: a person merges or keeps apart."""
+
+    __table_args__ = (
+        UniqueConstraint("match_child_id", "row_key"),
+        Index("ix_duplicate_status", "status", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    batch_id: int = Field(foreign_key="screeningbatch.id", index=True)
+    row_no: int  # the row in the file the community sent
+    community: str = Field(max_length=64)
+    reason: str = Field(max_length=32)  # id_number|name_birth_district
+    match_child_id: int = Field(foreign_key="child.id")
+    row_key: str = Field(max_length=40)
+    record: dict[str, Any] = _json(default_factory=dict)  # the row as read: personal data
+    status: str = Field(default="pending", max_length=16)  # pending|merged|kept_apart
+    result_child_id: int | None = Field(default=None, foreign_key="child.id")
+    created_at: datetime = _ts(nullable=False)
+    resolved_at: datetime | None = _ts(nullable=True)
+    resolved_by: str | None = Field(default=None, max_length=64)
+
+
+class RiskProposal(SQLModel, table=True):
+    """A procedure the risk rules propose for a child; a coordinator confirms it."""
+
+    __table_args__ = (UniqueConstraint("dossier_id", "code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    dossier_id: int = Field(foreign_key="dossier.id", index=True)
+    child_id: int = Field(foreign_key="child.id")
+    code: str = Field(max_length=8)  # a procedure code
+    rule: str = Field(max_length=64)  # the rule of risk.toml that proposed it
+    status: str = Field(default="proposed", max_length=16)  # proposed|confirmed
+    procedure_run_id: int | None = Field(default=None, foreign_key="procedurerun.id")
+    proposed_at: datetime = _ts(nullable=False)
+    decided_at: datetime | None = _ts(nullable=True)
+    decided_by: str | None = Field(default=None, max_length=64)

@@ -29,6 +29,12 @@ WRONG_CHECK = ID_NUMBER[:17] + ("0" if ID_NUMBER[17] != "0" else "1")
 FULL_WIDTH = ID_NUMBER.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
 
 VALID: dict[str, dict[str, Any]] = {
+    "screening_row": {
+        "name": "Ma Xiaoling", "sex": "F", "birth_date": "2010-03-15", "id_number": ID_NUMBER,
+        "district": "xingqing", "categories": "left_behind、poor_family", "risks": "辍学",
+        "address": "Village 1", "guardian_name": "Ma Lan", "guardian_relation": "grandmother",
+        "guardian_phone": "139 0000 0000", "as_of": "2024-06-01",
+    },
     "child_intake": {
         "name": "Ma Xiaoling", "sex": "F", "birth_date": "2010-03-15", "id_number": ID_NUMBER,
         "district": "xingqing", "intake_date": "2024-06-01", "hukou_district": "other",
@@ -327,6 +333,14 @@ REFUSALS: list[tuple[str, dict[str, Any], str, str]] = [
     ("counselling_session", {"sessions_held": 61}, "sessions_held", "sessions_held.out_of_range"),
     ("counselling_session", {"first_on": None}, "first_on", "first_on.required_when_held"),
     ("counselling_session", {"last_on": "2026-03-09"}, "last_on", "last_on.before_first"),
+    ("screening_row", {"categories": None}, "categories", "categories.required"),
+    ("screening_row", {"categories": "left_behind;orphan"}, "categories", "categories.unknown"),
+    ("screening_row", {"risks": "bored"}, "risks", "risks.unknown"),
+    ("screening_row", {"birth_date": "2006-05-31", "id_number": None}, "birth_date",
+     "birth_date.adult"),
+    ("screening_row", {"id_number": WRONG_CHECK}, "id_number", "id_number.check_digit"),
+    ("screening_row", {"guardian_name": None}, "guardian_name", "guardian_name.required"),
+    ("screening_row", {"guardian_phone": "12"}, "guardian_phone", "guardian_phone.format"),
     ("support_visit", {"visit_date": None}, "visit_date", "visit_date.required"),
     ("support_visit", {"child_seen": 1}, "child_seen", "child_seen.not_a_bool"),
     ("support_visit", {"mood": "happy"}, "mood", "mood.invalid"),

@@ -1,0 +1,161 @@
+"""Screening lists: the columns, categories and risk flags, and how a cell is read. Pure."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import date, datetime
+from typing import Any
+
+# The categories of "who is protected" (PROCEDURES.md, 三(二)) with the labels communities use.
+# The codes are those of a child record (app/services.py:Category).
+CATEGORIES: dict[str, tuple[str, ...]] = {
+    "street": ("流浪儿童", "流浪"),
+    "orphan_scattered": ("分散供养孤儿", "孤儿（分散供养）", "散居孤儿"),
+    "orphan_institution": ("机构养育孤儿", "孤儿（机构养育）"),
+    "disabled": ("残疾儿童", "残疾"),
+    "seriously_ill": ("重病儿童", "重病"),
+    "parents_disabled_or_ill": ("父母重残重病", "父母重度残疾或重病"),
+    "parents_imprisoned": ("父母服刑", "父母服刑在押"),
+    "parents_in_rehab": ("父母强制戒毒", "父母强制隔离戒毒"),
+    "one_parent_dead_other_unable": ("一方死亡另一方无力抚养", "父母一方死亡另一方无力抚养"),
+    "poor_family": ("贫困家庭", "贫困家庭儿童"),
+    "left_behind": ("农村留守儿童", "留守儿童"),
+}
+
+# What the screening worker saw, beyond the categories: the risk assessment reads these.
+RISKS: dict[str, tuple[str, ...]] = {
+    "out_of_school": ("辍学", "失学辍学"),
+    "no_effective_guardian": ("无人监护", "监护缺失"),
+    "guardian_neglect_or_abuse": ("监护不当", "疑似虐待", "监护人失职"),
+    "mental_distress": ("心理问题", "心理困扰"),
+    "needs_medical_care": ("就医困难", "需要医疗救助"),
+    "unemployed_family_member": ("家庭成员无业", "家长失业"),
+}
+
+DISTRICT_NAMES: dict[str, str] = {
+    "兴庆区": "xingqing", "金凤区": "jinfeng", "西夏区": "xixia",
+    "贺兰县": "helan", "永宁县": "yongning", "灵武市": "lingwu",
+}
+SEX_NAMES: dict[str, str] = {"男": "M", "女": "F", "m": "M", "f": "F"}
+
+# The columns of a screening list: field → (Chinese header, English alias). Required first.
+COLUMNS: dict[str, tuple[str, str]] = {
+    "name": ("姓名", "name"),
+    "sex": ("性别", "sex"),
+    "birth_date": ("出生日期", "birth_date"),
+    "id_number": ("身份证号", "id_number"),
+    "district": ("区县", "district"),
+    "categories": ("困境类别", "categories"),
+    "address": ("住址", "address"),
+    "risks": ("风险情况", "risks"),
+    "guardian_name": ("监护人姓名", "guardian_name"),
+    "guardian_relation": ("监护人关系", "guardian_relation"),
+    "guardian_phone": ("监护人电话", "guardian_phone"),
+}
+REQUIRED_COLUMNS = ("name", "sex", "birth_date", "id_number", "district", "categories")
+# The two columns a rejects file adds; a corrected rejects file is read with them ignored.
+ROW_COLUMN = ("行号", "row")
+REASONS_COLUMN = ("问题", "reasons")
+
+_SEPARATORS = re.compile(r"[;,；，、|/\s]+")
+_SLASH_DATE = re.compile(r"([0-9]{4})[/.]([0-9]{1,2})[/.]([0-9]{1,2})")
+_LABELS = {label: code for code, labels in CATEGORIES.items() for label in (code, *labels)}
+_RISK_LABELS = {label: code for code, labels in RISKS.items() for label in (code, *labels)}
+
+
+def header_field(header: str) -> str | None:
+    """The field a column header names (Chinese or English, any case), or None."""
+    text = header.strip()
+    for name, (zh, en) in COLUMNS.items():
+        if text == zh or text.lower() == en:
+            return name
+    return None
+
+
+def is_rejects_column(header: str) -> bool:
+    text = header.strip()
+    return any(text == zh or text.lower() == en for zh, en in (ROW_COLUMN, REASONS_COLUMN))
+
+
+def cell_text(value: Any) -> str | None:
+    """A cell as text, the way a person reads it; None for an empty cell.
+
+    Spreadsheet numbers come back as int or float: an integral float loses its ".0" (a phone
+    typed as a number), and a date cell becomes YYYY-MM-DD.
+    """
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    text = str(value).strip()
+    return text or None
+
+
+def norm_date(text: str | None) -> str | None:
+    """"2014/6/1" or "2014.6.1" → "2014-06-01"; anything else as given (the suite judges it)."""
+    if text is None:
+        return None
+    match = _SLASH_DATE.fullmatch(text)
+    if match:
+        year, month, day = match.groups()
+        return f"{year}-{int(month):02d}-{int(day):02d}"
+    return text
+
+
+def norm_choice(text: str | None, names: dict[str, str]) -> str | None:
+    """A code given as itself or by its Chinese name; anything else as given."""
+    if text is None:
+        return None
+    return names.get(text, names.get(text.lower(), text))
+
+
+def split_list(text: str | None) -> list[str]:
+    """"留守儿童、贫困家庭" → ["留守儿童", "贫困家庭"]: any usual separator."""
+    return [part for part in _SEPARATORS.split(text or "") if part]
+
+
+def category_codes(text: str | None) -> list[str] | None:
+    """The category codes of a cell, in order, without repeats; None if one is unknown."""
+    return _codes(text, _LABELS)
+
+
+def risk_codes(text: str | None) -> list[str] | None:
+    """The risk codes of a cell, in order, without repeats; None if one is unknown."""
+    return _codes(text, _RISK_LABELS)
+
+
+def _codes(text: str | None, labels: dict[str, str]) -> list[str] | None:
+    codes: list[str] = []
+    for part in split_list(text):
+        code = labels.get(part, labels.get(part.lower()))
+        if code is None:
+            return None
+        if code not in codes:
+            codes.append(code)
+    return codes
+
+
+def identity_key(*, id_number: str | None, name: str, birth_date: date | str,
+                 district: str) -> str:
+    """A row's natural key: the same person sent again gives the same key.
+
+    A digest, so that it can be indexed and compared without keeping another copy of the
+    identity in clear.
+    """
+    birth = birth_date.isoformat() if isinstance(birth_date, date) else birth_date
+    raw = "\x1f".join([id_number or "", name.strip(), birth, district])
+    return hashlib.sha256(raw.encode()).hexdigest()[:40]
+
+
+def mask_id(id_number: str | None) -> str | None:
+    """An ID number as a list may show it: region and last four characters."""
+    if not id_number:
+        return None
+    return id_number[:6] + "*" * max(len(id_number) - 10, 0) + id_number[-4:]
