@@ -2,6 +2,7 @@
 
 from models.tables import (
     Agency,
+    ApiToken,
     AuditEvent,
     Case,
     Child,
@@ -17,6 +18,7 @@ from models.tables import (
 
 __all__ = [
     "Agency",
+    "ApiToken",
     "AuditEvent",
     "Case",
     "Child",
