@@ -63,7 +63,7 @@ def allowed(principal: Principal, action: str) -> bool:
 # --- the case fields a step needs ----------------------------------------------------------
 
 # Everyone who may see a case sees at least its summary: no personal data.
-SUMMARY_FIELDS = frozenset({"case", "district", "status", "age_years", "categories"})
+SUMMARY_FIELDS = frozenset({"case", "id", "district", "status", "age_years", "categories"})
 CHILD_IDENTITY = frozenset({"child.name", "child.sex", "child.birth_date", "child.id_number"})
 CHILD_CONTACT = frozenset({"child.address", "guardians"})
 

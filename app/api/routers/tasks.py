@@ -47,7 +47,7 @@ def inbox(who: Annotated[Principal, allow("task.inbox")],
         return [TaskRow(**_row(t, no, now)) for t, no in rows]
 
 
-@router.get("/{task_id}", response_model=TaskDetail)
+@router.get("/{task_id}", response_model=TaskDetail, response_model_exclude_unset=True)
 def read_task(task_id: TaskId, who: Annotated[Principal, allow("task.read")]) -> TaskDetail:
     """A task, the case fields its step needs, and its form's JSON schema. Audited."""
     now = clock.now()
