@@ -22,6 +22,7 @@ cli = typer.Typer(help="Child protection procedures as workflows.", no_args_is_h
                   add_completion=False, pretty_exceptions_enable=False)
 case_cli = typer.Typer(help="Open and look after cases.", no_args_is_help=True)
 agency_cli = typer.Typer(help="Agencies and their webhooks.", no_args_is_help=True)
+user_cli = typer.Typer(help="Users of the API and their tokens.", no_args_is_help=True)
 procedures_cli = typer.Typer(
     help="The procedures: list them (no command), show one, draw the docs, check the settings.")
 screening_cli = typer.Typer(
@@ -31,6 +32,7 @@ cli.add_typer(case_cli, name="case")
 cli.add_typer(screening_cli, name="screening")
 cli.add_typer(agency_cli, name="agency")
 cli.add_typer(procedures_cli, name="procedures")
+cli.add_typer(user_cli, name="user")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
@@ -88,7 +90,30 @@ def up(sweep_interval: int = typer.Option(60, help="Seconds between scheduled sw
     from app.local import run_local
 
     _ready()
+    _first_user_hint()
     run_local(sweep_interval_s=sweep_interval, runner=runner)
+
+
+def _first_user_hint() -> None:
+    from app.auth import any_user
+
+    with db() as session:
+        if any_user(session=session):
+            return
+    typer.echo("No user yet. Create the first coordinator and a token for the API:\n"
+               "  protect user add NAME --agency center --role coordinator\n"
+               "  protect user token NAME\n")
+
+
+@cli.command()
+def api() -> None:
+    """Serve only the REST API (on PROTECT_API_PORT) against the configured case store."""
+    import uvicorn
+
+    _ready()
+    _first_user_hint()
+    s = get_settings()
+    uvicorn.run("app.api:create_app", factory=True, host=s.api_host, port=s.api_port)
 
 
 RunnerOpt = Annotated[str, typer.Option(
@@ -375,6 +400,79 @@ def agency_set_webhook(code: str, url: str) -> None:
         agency.webhook_url = url or None
         session.add(agency)
     typer.echo(f"{code} → {url}")
+
+
+# --- users ---------------------------------------------------------------------------------
+
+
+def _password() -> str | None:
+    """The new password: typed twice at a terminal, else the first line of stdin."""
+    if sys.stdin.isatty():
+        typed = typer.prompt("Password (empty: API tokens only)", default="", hide_input=True,
+                             confirmation_prompt=True, show_default=False)
+        return str(typed) or None
+    line = sys.stdin.readline().rstrip("\r\n")
+    return line or None
+
+
+@user_cli.command("add")
+def user_add(
+    username: str,
+    agency: Annotated[str, typer.Option("--agency", help="The user's agency code.")],
+    role: Annotated[list[str], typer.Option(
+        "--role", help="coordinator, worker, supervisor, manager or judicial; repeat for more.")],
+    password: Annotated[bool, typer.Option(
+        "--password/--no-password", help="Ask for a password (prompt, or stdin's first line); "
+                                         "without one the user logs in with tokens only.")] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a user of an agency with roles; the password is stored as an argon2id hash."""
+    from app.auth import add_user
+
+    _ready()
+    secret = _password() if password else None
+    with db() as session:
+        user = add_user(session=session, username=username, agency=agency, roles=role,
+                        password=secret, actor="cli", now=clock.now())
+        data = {"id": user.id, "username": user.username, "agency": user.agency_code,
+                "roles": user.roles, "password": secret is not None}
+    _out(data, as_json, f"user {username} ({agency}: {', '.join(data['roles'])}) created")
+
+
+@user_cli.command("token")
+def user_token(username: str, name: Annotated[str, typer.Option(
+        "--name", help="What the token is for.")] = "cli", as_json: JsonOpt = False) -> None:
+    """Issue a new API token for a user and print it once (only its hash is kept)."""
+    from app.auth import find_user, issue_token
+
+    _ready()
+    with db() as session:
+        user = find_user(session=session, username=username)
+        row, token = issue_token(session=session, user=user, name=name, actor="cli",
+                                 now=clock.now())
+        data = {"username": username, "token_id": row.id, "token": token}
+    _out(data, as_json, token)
+
+
+@user_cli.command("list")
+def user_list(as_json: JsonOpt = False) -> None:
+    """Every user: agency, roles, active, tokens in use."""
+    from sqlmodel import col, select
+
+    from models import ApiToken, User
+
+    _ready()
+    with db() as session:
+        rows = []
+        for u in session.exec(select(User).order_by(col(User.username))):
+            tokens = session.exec(select(ApiToken).where(ApiToken.user_id == u.id,
+                                                         col(ApiToken.revoked_at).is_(None)))
+            rows.append({"username": u.username, "agency": u.agency_code, "roles": u.roles,
+                         "active": u.active, "tokens": len(list(tokens))})
+    _out(rows, as_json, "\n".join(
+        f"{r['username']:<24} {r['agency']:<28} {','.join(r['roles']):<24} "
+        f"{'active' if r['active'] else 'inactive'}  {r['tokens']} token(s)" for r in rows)
+        or "no users")
 
 
 # --- procedures ----------------------------------------------------------------------------

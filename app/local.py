@@ -94,19 +94,55 @@ class Runner:
         self.proc = None
 
 
+class ApiServer:
+    """The REST API under uvicorn, in its own process, on PROTECT_API_PORT."""
+
+    def __init__(self, log_path: Path) -> None:
+        self.log_path, self.proc = log_path, None
+        self.url = get_settings().api_url
+
+    def start(self, timeout_s: float = 60) -> None:
+        s = get_settings()
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the server
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "app.api:create_app", "--factory", "--host",
+             s.api_host, "--port", str(s.api_port), "--no-access-log"],
+            stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the API server exited; see {self.log_path}")
+            try:
+                if requests.get(f"{self.url}/api/v1/health", timeout=2).ok:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(f"the API at {self.url} did not answer in {timeout_s:.0f} s")
+
+    def stop(self) -> None:
+        _stop(self.proc)
+        self.proc = None
+
+
 def run_local(*, sweep_interval_s: int, runner: str = "in-process") -> None:
     """Start the Prefect server, then serve every deployment until interrupted."""
     from deployments.serve import serve_all
 
     s = get_settings()
     server = PrefectServer(s.home / "log" / "prefect-server.log")
+    api = ApiServer(s.home / "log" / "api.log")
     try:
         server.start()
+        api.start()
         print(f"Prefect UI:   {s.prefect_ui_url}")
         print(f"Prefect API:  {s.prefect_api_url}")
+        print(f"REST API:     {api.url}/api/v1 (OpenAPI: {api.url}/api/v1/docs)")
         print(f"Case store:   {s.database_url.split('@')[-1]}")
         print(f"Server log:   {server.log_path}")
         print("Serving every procedure and the sweep; Ctrl-C stops everything.")
         serve_all(sweep_interval_s=sweep_interval_s, runner=runner)
     finally:
+        api.stop()
         server.stop()

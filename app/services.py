@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from app import audit
+from app import access, audit
+from app.access import Principal
 from app.errors import Conflict, Forbidden, NotFound
 from app.outbox import enqueue, resume_message_key, start_message_key, timer_message_key
 from app.rules.workdays import TZ
@@ -138,6 +139,8 @@ def open_case_for_child(*, session: Session, child_id: int, source: str, actor: 
 def get_case(*, session: Session, case_ref: str | int) -> Case:
     """A case by number ("C2026-000001") or id."""
     ref = str(case_ref)
+    if ref.isdigit() and len(ref) > 12:  # past any id the store holds (and its integer type)
+        raise NotFound(f"no case {ref}")
     stmt = select(Case).where(Case.id == int(ref)) if ref.isdigit() else select(Case).where(
         Case.case_no == ref)
     case = session.exec(stmt).first()
@@ -306,3 +309,118 @@ def read_sealed_record(*, session: Session, record_id: int, agency: str, role: s
         raise Forbidden(f"sealed record {record_id} is open to the court, procuratorate and "
                         f"police roles only, not to {role} at {agency}")
     return record
+
+
+# --- reads under the access rules (app/access.py): the API, the CLI and the web pages ------
+
+
+def visible_task(*, session: Session, task_id: int, viewer: Principal) -> HumanTask:
+    """A task the viewer may see: coordinators any, an agency's workers and supervisors those
+    their agency holds or held on the task's ladder (allowed_agencies); Forbidden otherwise."""
+    task = session.get(HumanTask, task_id)
+    if task is None:
+        raise NotFound(f"no task {task_id}")
+    if viewer.has(*access.UNRESTRICTED):
+        return task
+    if viewer.has("worker", "supervisor") and viewer.agency in allowed_agencies(task):
+        return task
+    raise Forbidden(f"task {task_id} is not one of {viewer.agency}'s tasks")
+
+
+def inbox(*, session: Session, viewer: Principal, now: datetime, case_ref: str | None = None,
+          agency: str | None = None, overdue: bool = False, status: str = "open",
+          limit: int | None = None, offset: int | None = None) -> list[tuple[HumanTask, str]]:
+    """The tasks a viewer may list: an agency's own (current owner) unless the viewer's roles
+    see every agency's (coordinators, and managers, whose lists hold no personal data)."""
+    if not viewer.has(*access.UNRESTRICTED, *access.NO_PERSONAL_DATA):
+        if agency is not None and agency != viewer.agency:
+            raise Forbidden(f"{viewer.agency} may list its own tasks only, not {agency}'s")
+        agency = viewer.agency
+    return list_tasks(session=session, now=now, case_ref=case_ref, agency=agency,
+                      overdue=overdue, status=status, limit=limit, offset=offset)
+
+
+def _full_case(session: Session, case: Case, today: date) -> dict[str, Any]:
+    child = session.get(Child, case.child_id)
+    assert child is not None
+    guardians = session.exec(select(Guardian).where(Guardian.child_id == child.id)
+                             .order_by(col(Guardian.id))).all()
+    return {
+        "case": case.case_no, "id": case.id, "district": case.district, "status": case.status,
+        "source": case.source, "opened_at": case.opened_at,
+        "family_found_at": case.family_found_at,
+        "age_years": access.age_years(child.birth_date, today),
+        "categories": list(child.categories),
+        "child": {"name": child.name, "sex": child.sex, "birth_date": child.birth_date,
+                  "id_number": child.id_number, "has_hukou": child.has_hukou,
+                  "hukou_district": child.hukou_district, "address": child.address},
+        "guardians": [{"name": g.name, "relation": g.relation, "phone": g.phone,
+                       "address": g.address, "id_number": g.id_number} for g in guardians],
+    }
+
+
+def case_fields_for(*, session: Session, case: Case, viewer: Principal) -> frozenset[str]:
+    """The case fields a viewer may read: all for coordinators, the summary for managers,
+    for an agency the fields its tasks on the case need; Forbidden when none."""
+    fields: frozenset[str] = frozenset()
+    if viewer.has(*access.UNRESTRICTED):
+        return access.ALL_CASE_FIELDS
+    if viewer.has(*access.NO_PERSONAL_DATA):
+        fields |= access.SUMMARY_FIELDS | {"id", "opened_at", "source"}
+    if viewer.has("worker", "supervisor"):
+        tasks = session.exec(select(HumanTask).where(HumanTask.case_id == case.id)).all()
+        for t in tasks:
+            if viewer.agency in allowed_agencies(t):
+                fields |= access.step_case_fields(t.step) | {"id"}
+    if not fields:
+        raise Forbidden(f"case {case.case_no} has no task of {viewer.agency}")
+    return fields
+
+
+def read_case(*, session: Session, case_ref: str, viewer: Principal, now: datetime
+              ) -> dict[str, Any]:
+    """A case as the viewer may see it; a read of personal data is audited."""
+    case = get_case(session=session, case_ref=case_ref)
+    fields = case_fields_for(session=session, case=case, viewer=viewer)
+    view = access.shape_case(_full_case(session, case, now.astimezone(TZ).date()), fields)
+    if access.personal(fields):
+        audit.record(session=session, at=now, actor=viewer.actor, action="case.read",
+                     case_id=case.id, agency=viewer.agency, fields=sorted(fields))
+    return view
+
+
+def read_task(*, session: Session, task_id: int, viewer: Principal, now: datetime
+              ) -> tuple[HumanTask, str, dict[str, Any]]:
+    """A task, its case number and the case fields its step needs; audited when they, or the
+    task's record, hold personal data."""
+    task = visible_task(session=session, task_id=task_id, viewer=viewer)
+    case = session.get(Case, task.case_id)
+    assert case is not None
+    fields = access.step_case_fields(task.step)
+    if viewer.has(*access.UNRESTRICTED):
+        fields = access.ALL_CASE_FIELDS
+    view = access.shape_case(_full_case(session, case, now.astimezone(TZ).date()), fields)
+    if access.personal(fields) or task.record:
+        audit.record(session=session, at=now, actor=viewer.actor, action="task.read",
+                     case_id=case.id, procedure_run_id=task.procedure_run_id, task_id=task.id,
+                     agency=viewer.agency, fields=sorted(fields))
+    return task, case.case_no, view
+
+
+def list_cases(*, session: Session, limit: int = 50, offset: int = 0,
+               status: str | None = None, district: str | None = None) -> list[Case]:
+    """Cases, newest first: numbers, districts and states only (no personal data)."""
+    stmt = select(Case)
+    if status:
+        stmt = stmt.where(Case.status == status)
+    if district:
+        stmt = stmt.where(Case.district == district)
+    return list(session.exec(stmt.order_by(col(Case.id).desc()).limit(limit).offset(offset)))
+
+
+def list_runs(*, session: Session, case_ref: str) -> tuple[Case, list[ProcedureRun]]:
+    """A case's procedure runs, oldest first."""
+    case = get_case(session=session, case_ref=case_ref)
+    runs = session.exec(select(ProcedureRun).where(ProcedureRun.case_id == case.id)
+                        .order_by(col(ProcedureRun.id))).all()
+    return case, list(runs)

@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     database_url: str = Field("", description="SQLAlchemy URL; default: SQLite under home.")
     prefect_host: str = "127.0.0.1"
     prefect_port: int = 4200
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(8000, description="The REST API's port (`protect up`, `protect api`).")
     webhook_secret: str = PLACEHOLDER_SECRET
     webhook_timeout_s: float = 5.0
     timezone: str = "Asia/Shanghai"
@@ -62,6 +64,10 @@ class Settings(BaseSettings):
         return os.environ.get(
             "PREFECT_API_URL", f"http://{self.prefect_host}:{self.prefect_port}/api"
         )
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.api_host}:{self.api_port}"
 
     @property
     def prefect_ui_url(self) -> str:

@@ -2,6 +2,7 @@
 
 from models.tables import (
     Agency,
+    ApiToken,
     AuditEvent,
     Case,
     Child,
@@ -21,6 +22,7 @@ from models.tables import (
 
 __all__ = [
     "Agency",
+    "ApiToken",
     "AuditEvent",
     "Case",
     "Child",

@@ -36,14 +36,32 @@ class Agency(SQLModel, table=True):
 
 
 class User(SQLModel, table=True):
-    """A person who works in the system, always for one agency."""
+    """A person who works in the system, always for one agency (roles: app/access.py)."""
 
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(unique=True, max_length=64)
     agency_code: str = Field(foreign_key="agency.code", max_length=64)
     roles: list[str] = _json(default_factory=list)
-    password_hash: str | None = None
+    password_hash: str | None = None  # argon2id; None: API tokens only
     active: bool = True
+    created_at: datetime | None = _ts(nullable=True)
+
+
+class ApiToken(SQLModel, table=True):
+    """A user's API token: the secret is shown once and only its argon2id hash is kept.
+
+    The token reads `<lookup>.<secret>`: `lookup` finds the row, the secret is verified
+    against `secret_hash`. Revoked tokens stay, for the audit trail.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    lookup: str = Field(unique=True, max_length=16)
+    secret_hash: str
+    name: str = Field(max_length=64)
+    created_at: datetime = _ts(nullable=False)
+    last_used_at: datetime | None = _ts(nullable=True)
+    revoked_at: datetime | None = _ts(nullable=True)
 
 
 # --- the child and the case -----------------------------------------------------------------

@@ -1,0 +1,37 @@
+"""The REST API under /api/v1: FastAPI over the service layer, with bearer tokens."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+
+from app.settings import configure_prefect_env
+
+configure_prefect_env()  # before anything imports Prefect
+
+from app.api import errors  # noqa: E402
+from app.api.routers import auth, cases, procedures, sealed, tasks  # noqa: E402
+
+PREFIX = "/api/v1"
+# Every router of the API, mounted under PREFIX. A new area (intake, import, indicators) is
+# a module in app/api/routers/ and one line here.
+ROUTERS: list[APIRouter] = [auth.router, cases.router, procedures.router, tasks.router,
+                            sealed.router]
+
+
+def create_app() -> FastAPI:
+    """The API application (uvicorn: `app.api:create_app --factory`)."""
+    app = FastAPI(title="protect", version="1",
+                  description="Child protection procedures: cases, procedures, tasks. "
+                              "Errors are `{\"error\": {\"code\", \"message\", \"fields\"}}`.",
+                  openapi_url=f"{PREFIX}/openapi.json", docs_url=f"{PREFIX}/docs",
+                  redoc_url=None)
+    errors.install(app)
+    for router in ROUTERS:
+        app.include_router(router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
+
+    @app.get(f"{PREFIX}/health", tags=["meta"])
+    def health() -> dict[str, str]:
+        """Whether the API answers (no authentication)."""
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,66 @@
+"""What every route needs: the caller (from the bearer token) and a permission check."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, Path, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app import access, clock
+from app.access import Principal
+from app.auth import Unauthorized, authenticate
+from app.errors import Forbidden, ValidationFailed
+from app.store import db
+
+bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <token>`: "
+                    "`protect user token NAME` or POST /api/v1/auth/login.")
+
+CaseRef = Annotated[str, Path(description="Case number (C2026-000001) or id.",
+                              pattern=r"^(C\d{4}-\d{6,12}|\d{1,12})$")]
+TaskId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+def caller(request: Request, creds: Annotated[HTTPAuthorizationCredentials | None,
+                                               Security(bearer)]) -> Principal:
+    """The user behind the request's bearer token; 401 without a valid one."""
+    if creds is None:
+        raise Unauthorized("send `Authorization: Bearer <token>`")
+    with db() as session:
+        who, token_id = authenticate(session=session, token=creds.credentials, now=clock.now())
+    request.state.token_id = token_id
+    return who
+
+
+def require(action: str) -> Callable[..., Principal]:
+    """A dependency: the caller, if their roles allow `action` (app/access.py), else 403."""
+
+    def check(who: Annotated[Principal, Depends(caller)]) -> Principal:
+        if not access.allowed(who, action):
+            raise Forbidden(f"{action} is not open to the roles {', '.join(sorted(who.roles))}")
+        return who
+
+    return check
+
+
+def no_nul(value: Any, path: str = "body") -> None:
+    """Refuse NUL characters anywhere in a JSON body: no database stores them as text."""
+    from expectations.runner import FieldError
+
+    if isinstance(value, str) and "\x00" in value:
+        raise ValidationFailed([FieldError(field=path, code=f"{path}.nul_character",
+                                           message="text may not contain NUL characters",
+                                           message_zh="文本不能包含 NUL 字符")])
+    if isinstance(value, dict):
+        for k, v in value.items():
+            no_nul(k, path)
+            no_nul(v, f"{path}.{k}" if path != "body" else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            no_nul(v, f"{path}.{i}")
+
+
+def allow(action: str) -> Any:
+    """`who: Annotated[Principal, allow("case.read")]`: the caller, if allowed to."""
+    return Depends(require(action))

@@ -1,0 +1,72 @@
+"""Cases: open, list, read (by the access rules), timeline, family found."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Query
+
+from app import clock, services
+from app.access import Principal
+from app.api.deps import CaseRef, allow, no_nul
+from app.api.schemas import CaseOpened, CaseRow, CaseView, FamilyFoundOut, Timeline
+from app.store import db
+from flows.forms import District
+
+router = APIRouter(prefix="/cases", tags=["cases"])
+
+
+@router.post("", response_model=CaseOpened, status_code=201)
+def open_case(who: Annotated[Principal, allow("case.open")],
+              form: Annotated[dict[str, Any], Body(
+                  description="The intake form (docs/examples/case-open.json), checked by the "
+                              "child_intake suite.")]) -> CaseOpened:
+    """Open a case for a child from an intake form."""
+    no_nul(form)
+    with db() as session:
+        case = services.open_case(session=session, data=form, actor=who.actor, now=clock.now())
+        return CaseOpened(case=case.case_no, id=int(case.id or 0), district=case.district)
+
+
+@router.get("", response_model=list[CaseRow])
+def list_cases(who: Annotated[Principal, allow("case.list")],
+               status: Literal["open", "closed"] | None = None,
+               district: District | None = None,
+               limit: Annotated[int, Query(ge=1, le=500)] = 50,
+               offset: Annotated[int, Query(ge=0, le=10**9)] = 0) -> list[CaseRow]:
+    """Cases, newest first: numbers, districts and states (no personal data)."""
+    with db() as session:
+        return [CaseRow(case=c.case_no, id=int(c.id or 0), district=c.district, status=c.status,
+                        opened_at=c.opened_at)
+                for c in services.list_cases(session=session, limit=limit, offset=offset,
+                                             status=status, district=district)]
+
+
+@router.get("/{case_ref}", response_model=CaseView, response_model_exclude_unset=True)
+def read_case(case_ref: CaseRef, who: Annotated[Principal, allow("case.read")]) -> Any:
+    """A case as the caller may see it: everything for coordinators, the summary for
+    managers, for an agency the fields its tasks on the case need. Audited."""
+    with db() as session:
+        return services.read_case(session=session, case_ref=case_ref, viewer=who,
+                                  now=clock.now())
+
+
+@router.get("/{case_ref}/timeline", response_model=Timeline)
+def timeline(case_ref: CaseRef, who: Annotated[Principal, allow("case.timeline")]) -> Any:
+    """The case's procedure runs (store and Prefect) and its audit events."""
+    from app.history import case_history
+
+    return case_history(case_ref)
+
+
+@router.post("/{case_ref}/family-found", response_model=FamilyFoundOut)
+def family_found(case_ref: CaseRef, who: Annotated[Principal, allow("case.family_found")]
+                 ) -> FamilyFoundOut:
+    """Record that the child's family is found: waiting clocks (J2) stop."""
+    from app.dispatch import dispatch
+
+    with db() as session:
+        cancelled = services.family_found(session=session, case_ref=case_ref, actor=who.actor,
+                                          now=clock.now())
+    dispatch(kinds=("resume",))
+    return FamilyFoundOut(case=case_ref, timers_cancelled=cancelled)

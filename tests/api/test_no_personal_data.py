@@ -1,0 +1,40 @@
+"""What the API writes besides its answers holds no personal data: the audit trail's
+details and the API server's log (Prefect's side: tests/test_personal_data.py)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from sqlmodel import select
+
+from app.store import db
+from models import AuditEvent
+from tests.conftest import LOGS
+from tests.helpers import PERSONAL
+
+
+@pytest.mark.last
+def test_audit_details_and_the_api_log_hold_no_name_id_number_phone_or_address(
+        client: Any, login: Any) -> None:
+    from tests.helpers import intake_form
+
+    coordinator = login("center", "coordinator")
+    r = client.post("/api/v1/cases", json=intake_form(), headers=coordinator)
+    case = r.json()["case"]
+    assert client.get(f"/api/v1/cases/{case}", headers=coordinator).status_code == 200
+    bad = intake_form()
+    bad["child"]["sex"] = bad["child"]["name"]  # a refused value must not be echoed either
+    refused = client.post("/api/v1/cases", json=bad, headers=coordinator)
+    assert refused.status_code == 422
+    assert bad["child"]["name"] not in refused.text
+
+    with db() as session:
+        details = [json.dumps(e.detail, ensure_ascii=False) + e.actor
+                   for e in session.exec(select(AuditEvent))]
+    texts = details + [p.read_text(encoding="utf-8", errors="replace")
+                       for p in LOGS.glob("api*.log")]
+    leaks = [v for v in PERSONAL for t in texts if v in t]
+    assert len(PERSONAL) >= 12 and len(details) > 3
+    assert not leaks, f"{len(leaks)} personal value(s) in the audit trail or the API log"
