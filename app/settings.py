@@ -12,6 +12,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PLACEHOLDER_SECRET = "change-me-local-only"
 # The procedure settings the project ships: every deadline and wait at its default.
 SHIPPED_PROCEDURES = Path(__file__).resolve().parent.parent / "procedures.toml"
+# The hotline's triage rules the project ships (docs/hotline.md).
+SHIPPED_HOTLINE = Path(__file__).resolve().parent.parent / "hotline.toml"
 
 
 class Settings(BaseSettings):
@@ -35,6 +37,12 @@ class Settings(BaseSettings):
         None, description="The procedure settings (deadlines, waits, ladders), checked at "
                           "start-up; default: the shipped procedures.toml, else the code's.")
 
+    hotline_file: Path = Field(SHIPPED_HOTLINE, description="The hotline's triage rules.")
+    hotline_callback_url: str = Field(
+        "", description="Where the hotline platform takes our feedback (signed JSON POSTs).")
+    hotline_secret: str = PLACEHOLDER_SECRET
+    hotline_timeout_s: float = 5.0
+
     @model_validator(mode="after")
     def _resolve(self) -> Settings:
         self.home = self.home.expanduser().resolve()
@@ -42,10 +50,14 @@ class Settings(BaseSettings):
             self.procedures_file = self.procedures_file.expanduser().resolve()
         elif SHIPPED_PROCEDURES.exists():
             self.procedures_file = SHIPPED_PROCEDURES
+        self.hotline_file = self.hotline_file.expanduser().resolve()
         if not self.database_url:
             self.database_url = f"sqlite:///{self.home / 'protect.db'}"
         if self.env == "production" and self.webhook_secret == PLACEHOLDER_SECRET:
             raise ValueError("PROTECT_WEBHOOK_SECRET must be set to a real secret in production")
+        if (self.env == "production" and self.hotline_callback_url
+                and self.hotline_secret == PLACEHOLDER_SECRET):
+            raise ValueError("PROTECT_HOTLINE_SECRET must be set to a real secret in production")
         return self
 
     @property
@@ -89,6 +101,7 @@ def configure_prefect_env(settings: Settings | None = None) -> None:
     }
     if s.procedures_file is not None:
         defaults["PROTECT_PROCEDURES_FILE"] = str(s.procedures_file)
+    defaults["PROTECT_HOTLINE_FILE"] = str(s.hotline_file)
     for key, value in defaults.items():
         os.environ.setdefault(key, value)
     if os.environ["PREFECT_API_URL"].startswith("http://"):
