@@ -124,10 +124,18 @@ def parse(text: str, path: Path | str) -> HotlineRules:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise HotlineSettingsError(path, [("(file)", f"not valid TOML: {exc}")]) from None
+    problems = []
+    categories, fallback = raw.get("categories"), raw.get("fallback")
+    if isinstance(categories, dict) and isinstance(fallback, str) and fallback not in categories:
+        # Checked here too, so that it is reported with the other problems, not after them.
+        problems.append(("fallback", f"fallback {fallback!r} is not a category; one of "
+                                     f"{', '.join(categories)}"))
     try:
         parsed = HotlineFile.model_validate(raw)
     except ValidationError as exc:
-        raise HotlineSettingsError(path, sorted(set(_problems(exc)))) from None
+        problems += _problems(exc)
+    if problems:
+        raise HotlineSettingsError(path, sorted(set(problems)))
     return HotlineRules(Path(path), parsed)
 
 

@@ -100,14 +100,22 @@ def open_case(*, session: Session, data: Any, actor: str, now: datetime) -> Case
     session.flush()
     for g in form.guardians:
         session.add(Guardian(child_id=child.id, **g.model_dump()))
+    assert child.id is not None
+    return new_case(session=session, child_id=child.id, district=form.child.district,
+                    source=form.source, actor=actor, now=now)
+
+
+def new_case(*, session: Session, child_id: int, district: str, source: str, actor: str,
+             now: datetime) -> Case:
+    """A new case for a child already recorded, numbered C<year>-<id>."""
     # The number needs the row's id; a unique placeholder holds its place until the flush.
-    case = Case(case_no=f"tmp-{uuid.uuid4().hex[:24]}", child_id=child.id,
-                district=form.child.district, source=form.source, opened_at=now)
+    case = Case(case_no=f"tmp-{uuid.uuid4().hex[:24]}", child_id=child_id, district=district,
+                source=source, opened_at=now)
     session.add(case)
     session.flush()
     case.case_no = f"C{now.astimezone(TZ).year}-{case.id:06d}"
     audit.record(session=session, at=now, actor=actor, action="case.opened", case_id=case.id,
-                 source=form.source)
+                 source=source)
     return case
 
 

@@ -212,7 +212,7 @@ class OutboxMessage(SQLModel, table=True):
     __table_args__ = (Index("ix_outbox_pending", "status", "next_attempt_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(max_length=16)  # resume|start|notify
+    kind: str = Field(max_length=16)  # resume|start|notify|hotline
     dedupe_key: str = Field(unique=True, max_length=160)
     payload: dict[str, Any] = _json(default_factory=dict)
     status: str = Field(default="pending", max_length=16)  # pending|delivered|dead
