@@ -33,6 +33,8 @@ cli.add_typer(screening_cli, name="screening")
 cli.add_typer(agency_cli, name="agency")
 cli.add_typer(procedures_cli, name="procedures")
 cli.add_typer(user_cli, name="user")
+hotline_cli = typer.Typer(help="The hotline's triage rules.", no_args_is_help=True)
+cli.add_typer(hotline_cli, name="hotline")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
@@ -53,12 +55,14 @@ def _read_json(path: Path) -> Any:
 
 def _ready() -> None:
     from app.agencies import seed_agencies
+    from app.hotline_settings import current as hotline_rules
     from app.procedure_settings import current
     from app.risk import current_rules
     from models.db import migrate
 
     current()  # the procedure settings: refuse to start on an invalid file
     current_rules()  # and the risk rules of the screening import
+    hotline_rules()  # the hotline's triage rules: the same
     migrate(get_settings().database_url)
     with db() as session:
         seed_agencies(session=session)
@@ -212,6 +216,71 @@ def start(code: str, case: Annotated[str, typer.Option("--case", help="Case numb
            f"queued {data['code']} for {c.case_no}: Prefect is not reachable; the sweep will "
            "start it")
     _out(data, as_json, msg)
+
+
+# --- hotline reports (S1) ------------------------------------------------------------------
+
+
+@cli.command()
+def intake(file: Annotated[Path, typer.Option("--file", "-f", help="The hotline report (JSON).")],
+           as_json: JsonOpt = False) -> None:
+    """Take in a hotline report: check, triage, route to the agencies, start procedures."""
+    from app.dispatch import dispatch
+    from app.hotline import receive_report
+
+    _ready()
+    data = _read_json(file)
+    with db() as session:
+        receipt = receive_report(session=session, data=data, actor="hotline", now=clock.now())
+    queued = False
+    if receipt.created:
+        report = dispatch(keys=[start_message_key(r) for r in receipt.run_ids])
+        queued = report.delivered < len(receipt.run_ids)
+    r = {**receipt.to_dict(), "queued": queued}
+    lines = [f"report {r['source']}:{r['reference']} "
+             + ("received" if r["created"] else "was received before: nothing new")
+             + f"; case {r['case']}" + (" (opened)" if r["case_opened"] else ""),
+             f"  categories: {', '.join(r['categories'])}",
+             "  routed to:  " + ", ".join(f"{x['agency']} (run {x['procedure_run']})"
+                                         for x in r["routed"])]
+    if r["started"]:
+        lines.append("  started:    " + ", ".join(
+            f"{x['code']} (run {x['procedure_run']}"
+            + ("" if x["new"] else ", already running") + ")" for x in r["started"]))
+    if queued:
+        lines.append("  (Prefect is not reachable: the starts are queued; the sweep delivers them)")
+    _out(r, as_json, "\n".join(lines))
+
+
+@hotline_cli.command("check")
+def hotline_check(file: Annotated[Path | None, typer.Argument(
+        help="A rules file; default: the one in effect (PROTECT_HOTLINE_FILE).")] = None,
+                  as_json: JsonOpt = False) -> None:
+    """Check a hotline rules file; exit 2 with every problem when it is invalid."""
+    from app.hotline_settings import load
+
+    path = file or get_settings().hotline_file
+    rules = load(path)
+    data = {"file": str(path), "valid": True, "categories": list(rules.categories),
+            "fallback": rules.fallback}
+    _out(data, as_json, f"{path}: valid ({len(rules.categories)} categories)")
+
+
+@hotline_cli.command("rules")
+def hotline_rules_show(as_json: JsonOpt = False) -> None:
+    """The triage rules in effect: each category's concerns, agencies and procedures."""
+    from dataclasses import asdict
+
+    from app.hotline_settings import current
+
+    rules = current()
+    rows = [asdict(c) for c in rules.categories.values()]
+    lines = [f"{r['name']:<16} {' '.join(r['concerns']) or '-':<40} → "
+             f"{', '.join(r['route_to'])}" + (f"; starts {', '.join(r['start'])}"
+                                               if r["start"] else "") for r in rows]
+    lines.append(f"(no concern matched: {rules.fallback})")
+    _out({"file": str(rules.path), "fallback": rules.fallback, "categories": rows}, as_json,
+         "\n".join(lines))
 
 
 # --- tasks ---------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Delivering the outbox: start runs and resume runs in Prefect, notify agencies by webhook.
+"""Delivering the outbox: start runs and resume runs in Prefect, notify agencies by webhook,
+feed results back to the hotline platform.
 
 Every message is claimed with a compare-and-set before delivery, so two dispatchers (two
 sweeps, a sweep and a completion) never deliver the same message at once; each delivery is
@@ -232,6 +233,10 @@ def deliver(msg: OutboxMessage) -> None:
             raise
     elif msg.kind == "notify":
         _notify(msg)
+    elif msg.kind == "hotline":
+        from app.hotline import deliver_feedback
+
+        deliver_feedback(msg.payload, now=clock.now())
     else:
         raise DeliveryError(f"unknown message kind {msg.kind!r}")
 

@@ -340,3 +340,19 @@ def family_found(procedure_run_id: int) -> list[int]:
         assert case is not None
         return found(session=session, case_ref=case.case_no, actor=f"procedure:{run.code}",
                      now=clock.now())
+
+
+def hotline_feedback(procedure_run_id: int, event: str) -> str:
+    """Queue an S1 run's feedback to the hotline platform and try it at once; its key.
+
+    A platform that is down gets it later: the outbox retries with back-off, and every sweep
+    delivers what is due. The key makes a second delivery recognisable to the platform.
+    """
+    from app.dispatch import dispatch
+    from app.hotline import queue_feedback
+
+    with db() as session:
+        key = queue_feedback(session=session, procedure_run_id=procedure_run_id, event=event,
+                             now=clock.now())
+    dispatch(keys=[key])
+    return key

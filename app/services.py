@@ -101,15 +101,17 @@ def open_case(*, session: Session, data: Any, actor: str, now: datetime) -> Case
     session.flush()
     for g in form.guardians:
         session.add(Guardian(child_id=child.id, **g.model_dump()))
-    return _new_case(session=session, child_id=int(child.id or 0), district=form.child.district,
-                     source=form.source, actor=actor, now=now)
+    assert child.id is not None
+    return new_case(session=session, child_id=child.id, district=form.child.district,
+                    source=form.source, actor=actor, now=now)
 
 
-def _new_case(*, session: Session, child_id: int, district: str, source: str, actor: str,
-              now: datetime) -> Case:
+def new_case(*, session: Session, child_id: int, district: str, source: str, actor: str,
+             now: datetime) -> Case:
+    """A new case for a child already recorded, numbered C<year>-<id>."""
     # The number needs the row's id; a unique placeholder holds its place until the flush.
-    case = Case(case_no=f"tmp-{uuid.uuid4().hex[:24]}", child_id=child_id,
-                district=district, source=source, opened_at=now)
+    case = Case(case_no=f"tmp-{uuid.uuid4().hex[:24]}", child_id=child_id, district=district,
+                source=source, opened_at=now)
     session.add(case)
     session.flush()
     case.case_no = f"C{now.astimezone(TZ).year}-{case.id:06d}"
@@ -132,8 +134,8 @@ def open_case_for_child(*, session: Session, child_id: int, source: str, actor: 
     child = session.get(Child, child_id)
     if child is None:
         raise NotFound(f"no child {child_id}")
-    return _new_case(session=session, child_id=child_id, district=child.district, source=source,
-                     actor=actor, now=now)
+    return new_case(session=session, child_id=child_id, district=child.district, source=source,
+                    actor=actor, now=now)
 
 
 def get_case(*, session: Session, case_ref: str | int) -> Case:

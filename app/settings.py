@@ -14,6 +14,8 @@ PLACEHOLDER_SECRET = "change-me-local-only"
 SHIPPED_PROCEDURES = Path(__file__).resolve().parent.parent / "procedures.toml"
 # The risk-assessment rules the project ships (screening, S2).
 SHIPPED_RISK = Path(__file__).resolve().parent.parent / "risk.toml"
+# The hotline's triage rules the project ships (docs/hotline.md).
+SHIPPED_HOTLINE = Path(__file__).resolve().parent.parent / "hotline.toml"
 
 
 class Settings(BaseSettings):
@@ -43,6 +45,12 @@ class Settings(BaseSettings):
     risk_file: Path = Field(SHIPPED_RISK, description="The risk-assessment rules that propose "
                                                       "procedures for screened children.")
 
+    hotline_file: Path = Field(SHIPPED_HOTLINE, description="The hotline's triage rules.")
+    hotline_callback_url: str = Field(
+        "", description="Where the hotline platform takes our feedback (signed JSON POSTs).")
+    hotline_secret: str = PLACEHOLDER_SECRET
+    hotline_timeout_s: float = 5.0
+
     @model_validator(mode="after")
     def _resolve(self) -> Settings:
         self.home = self.home.expanduser().resolve()
@@ -53,10 +61,14 @@ class Settings(BaseSettings):
         elif SHIPPED_PROCEDURES.exists():
             self.procedures_file = SHIPPED_PROCEDURES
         self.risk_file = self.risk_file.expanduser().resolve()
+        self.hotline_file = self.hotline_file.expanduser().resolve()
         if not self.database_url:
             self.database_url = f"sqlite:///{self.home / 'protect.db'}"
         if self.env == "production" and self.webhook_secret == PLACEHOLDER_SECRET:
             raise ValueError("PROTECT_WEBHOOK_SECRET must be set to a real secret in production")
+        if (self.env == "production" and self.hotline_callback_url
+                and self.hotline_secret == PLACEHOLDER_SECRET):
+            raise ValueError("PROTECT_HOTLINE_SECRET must be set to a real secret in production")
         return self
 
     @property
@@ -104,6 +116,7 @@ def configure_prefect_env(settings: Settings | None = None) -> None:
     }
     if s.procedures_file is not None:
         defaults["PROTECT_PROCEDURES_FILE"] = str(s.procedures_file)
+    defaults["PROTECT_HOTLINE_FILE"] = str(s.hotline_file)
     for key, value in defaults.items():
         os.environ.setdefault(key, value)
     if os.environ["PREFECT_API_URL"].startswith("http://"):

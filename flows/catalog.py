@@ -138,7 +138,7 @@ def node_kind(node: str) -> str:
     return prefix if ":" in node and prefix in KINDS else "step"
 
 
-AREAS = ("rescue", "education", "judicial", "employment", "medical", "psych")
+AREAS = ("rescue", "education", "judicial", "employment", "medical", "psych", "platform")
 
 
 def base_procedures() -> dict[str, ProcedureSpec]:

@@ -169,7 +169,7 @@ class FlowCalls:
     steps: set[str] = field(default_factory=set)  # p.human / p.human_checked
     starts: set[str] = field(default_factory=set)  # p.start
     outcomes: set[str] = field(default_factory=set)  # p.finish
-    notifications: set[str] = field(default_factory=set)  # p.notify's event
+    notifications: set[str] = field(default_factory=set)  # p.notify's, p.feedback's event
     waits: set[str] = field(default_factory=set)  # <spec>.wait("name")
     timers: int = 0  # p.wait_until call sites
     unowned: list[tuple[str, int]] = field(default_factory=list)  # (step, line) without owner=
@@ -249,11 +249,13 @@ def flow_calls(source: str) -> FlowCalls:
             target |= values
             if method.startswith("human") and not any(k.arg == "owner" for k in node.keywords):
                 found.unowned += [(step, line) for step in values]
-        elif method == "notify":
-            event = node.args[1] if len(node.args) > 1 else None
+        elif method in ("notify", "feedback"):
+            # p.notify(agency, event, …) tells an agency; p.feedback(event) the hotline (S1)
+            at = 1 if method == "notify" else 0
+            event = node.args[at] if len(node.args) > at else None
             names = _event_names(event, parents) if event is not None else None
             if names is None:
-                found.problems.append(f"line {line}: cannot read the event of .notify(); write "
+                found.problems.append(f"line {line}: cannot read the event of .{method}(); write "
                                       "it as a constant, or an f-string inside `if x in (...)`")
                 continue
             found.notifications |= names

@@ -100,6 +100,7 @@ is_school_age = _task("check-school-age", engine.is_school_age)
 case_is_open = _task("check-case-open", engine.case_is_open)
 seal_record = _task("seal-record", engine.seal_record)
 family_found = _task("record-family-found", engine.family_found)
+hotline_feedback = _task("hotline-feedback", engine.hotline_feedback)
 
 
 class Procedure:
@@ -213,6 +214,10 @@ class Procedure:
     async def seal_record(self, step_key: str) -> int:
         """Seal the criminal record named by the step `step_key` (J3); the sealed record's id."""
         return int(await self._step(seal_record, step_key))
+
+    async def feedback(self, event: str) -> None:
+        """Feed this step's result back to the hotline platform (S1), through the outbox."""
+        await self._step(hotline_feedback, event)
 
     async def finish(self, outcome: str) -> str:
         await self._step(finish_run, outcome)

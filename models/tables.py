@@ -233,7 +233,7 @@ class OutboxMessage(SQLModel, table=True):
     __table_args__ = (Index("ix_outbox_pending", "status", "next_attempt_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(max_length=16)  # resume|start|notify
+    kind: str = Field(max_length=16)  # resume|start|notify|hotline
     dedupe_key: str = Field(unique=True, max_length=160)
     payload: dict[str, Any] = _json(default_factory=dict)
     status: str = Field(default="pending", max_length=16)  # pending|delivered|dead
@@ -342,3 +342,27 @@ class RiskProposal(SQLModel, table=True):
     proposed_at: datetime = _ts(nullable=False)
     decided_at: datetime | None = _ts(nullable=True)
     decided_by: str | None = Field(default=None, max_length=64)
+# --- hotline reports (S1) -------------------------------------------------------------------
+
+
+class HotlineReport(SQLModel, table=True):
+    """A report from the 12355 or 12345 hotline, kept with what triage made of it.
+
+    `content` is the report as the platform sent it (the reporter's contact, the description,
+    the child's details): personal data, case store only. The codes beside it (source,
+    reference, categories, agencies, procedures) are what the procedures and the platform see.
+    """
+
+    __table_args__ = (UniqueConstraint("source", "reference"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=8)  # 12355|12345
+    reference: str = Field(max_length=64)  # the platform's own number for the report
+    received_on: date
+    case_id: int = Field(foreign_key="case.id", index=True)
+    categories: list[str] = _json(default_factory=list)
+    agencies: list[str] = _json(default_factory=list)  # routed to, one S1 run each
+    procedures: list[str] = _json(default_factory=list)  # started for the case
+    digest: str = Field(max_length=64)  # of the report as sent: a re-submission must match
+    content: dict[str, Any] = _json(default_factory=dict)  # the report: stays here
+    created_at: datetime = _ts(nullable=False)

@@ -29,6 +29,10 @@ def free_port() -> int:
 
 
 HOME = Path(tempfile.mkdtemp(prefix="protect-test-"))
+# Where the hotline platform takes our feedback: a port nobody listens on until a test starts
+# its platform there (tests/flows/test_hotline.py), so that "down" is a refused connection.
+HOTLINE_PORT = free_port()
+HOTLINE_SECRET = "test-hotline-secret"
 LOGS = HOME / "log"
 LOGS.mkdir()
 os.environ.update({
@@ -37,6 +41,8 @@ os.environ.update({
     "PROTECT_PREFECT_PORT": str(free_port()),
     "PREFECT_RUNNER_POLL_FREQUENCY": "1",
     "PREFECT_LOGGING_TO_API_BATCH_INTERVAL": "0.3",
+    "PROTECT_HOTLINE_CALLBACK_URL": f"http://127.0.0.1:{HOTLINE_PORT}/feedback",
+    "PROTECT_HOTLINE_SECRET": HOTLINE_SECRET,
 })
 if TEST_DATABASE == "postgres":
     import atexit

@@ -56,6 +56,29 @@ def intake_form(*, birth: date | None = None, district: str = "xingqing",
     return form
 
 
+def hotline_report(*, concerns: list[str] | None = None, street: str | None = "xingqing-fenghuang",
+                   **child: Any) -> dict[str, Any]:
+    """A valid hotline report with a fresh reference and fresh, recognisable personal data."""
+    tag = _digits(8)
+    birth = date(2012, 1, 1) + timedelta(days=random.randrange(5 * 365))
+    report = {
+        "source": "12355", "reference": f"12355-T{tag}", "received_on": clock.now().date()
+        .isoformat(),
+        "reporter": {"relation": "neighbour", "name": f"热线报告人{tag}",
+                     "phone": f"138{_digits(8)}"},
+        "description": f"报告：孩子{tag}晚上在桥下睡觉，白天乞讨",
+        "concerns": concerns or ["living_on_street"],
+        "street": street,
+        "child": {"name": f"热线童{tag}", "sex": "M", "birth_date": birth.isoformat(),
+                  "id_number": id_number(birth), "district": "xingqing",
+                  "address": f"热线测试路{tag}号", **child},
+    }
+    r, c = report["reporter"], report["child"]
+    PERSONAL.extend(v for v in (r["name"], r["phone"], report["description"], c["name"],
+                                c["id_number"], c["address"]) if v)
+    return report
+
+
 def open_case(**kw: Any) -> str:
     with db() as session:
         case = services.open_case(session=session, data=intake_form(**kw), actor="test",

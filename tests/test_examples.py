@@ -7,12 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from app.hotline import check_report
 from app.services import check_intake
 from app.validation import check
 from flows.catalog import all_procedures, step_spec
 
 EXAMPLES = Path(__file__).parent.parent / "docs" / "examples"
-FORMS = sorted(p for p in EXAMPLES.glob("*.json") if p.name != "case-open.json")
+# Not a step's form: the intake form that opens a case, and a hotline report (docs/hotline.md).
+INTAKES = ("case-open.json", "hotline-report.json")
+FORMS = sorted(p for p in EXAMPLES.glob("*.json") if p.name not in INTAKES)
 
 
 @pytest.mark.parametrize("path", FORMS, ids=[p.stem for p in FORMS])
@@ -29,3 +32,9 @@ def test_every_step_has_an_example_form() -> None:
 def test_the_intake_example_opens_a_case() -> None:
     form = check_intake(json.loads((EXAMPLES / "case-open.json").read_text(encoding="utf-8")))
     assert form.child.district == "xingqing"
+
+
+def test_the_hotline_report_example_passes_the_reports_checks() -> None:
+    report = check_report(json.loads((EXAMPLES / "hotline-report.json").read_text(
+        encoding="utf-8")))
+    assert (report.source, report.street) == ("12355", "xingqing-fenghuang")

@@ -123,6 +123,13 @@ VALID: dict[str, dict[str, Any]] = {
         "age": 15,
     },
     "counselling_session": {"sessions_held": 8, "first_on": "2026-03-10", "last_on": "2026-04-28"},
+    "hotline_report": {
+        "source": "12355", "reference": "12355-20261130-0042", "received_on": "2026-11-30",
+        "reporter_relation": "neighbour", "reporter_phone": "139-0000-0000",
+        "description": "A girl has slept under the bridge for three nights.",
+        "street": "xingqing-fenghuang",
+    },
+    "hotline_result": {"outcome": "resolved", "acted_on": "2026-12-01", "notes": "Taken in."},
     "support_visit": {
         "visit_date": "2026-04-02", "child_seen": True, "mood": "stable", "support_minutes": 60,
         "situation": "ok",
@@ -341,6 +348,14 @@ REFUSALS: list[tuple[str, dict[str, Any], str, str]] = [
     ("screening_row", {"id_number": WRONG_CHECK}, "id_number", "id_number.check_digit"),
     ("screening_row", {"guardian_name": None}, "guardian_name", "guardian_name.required"),
     ("screening_row", {"guardian_phone": "12"}, "guardian_phone", "guardian_phone.format"),
+    ("hotline_report", {"source": "110"}, "source", "source.invalid"),
+    ("hotline_report", {"reference": "x y"}, "reference", "reference.format"),
+    ("hotline_report", {"received_on": None}, "received_on", "received_on.required"),
+    ("hotline_report", {"reporter_phone": "call me"}, "reporter_phone", "reporter_phone.format"),
+    ("hotline_report", {"description": "hi"}, "description", "description.length"),
+    ("hotline_report", {"street": "Fenghuang"}, "street", "street.format"),
+    ("hotline_result", {"outcome": "done"}, "outcome", "outcome.invalid"),
+    ("hotline_result", {"acted_on": "2026-02-30"}, "acted_on", "acted_on.not_a_date"),
     ("support_visit", {"visit_date": None}, "visit_date", "visit_date.required"),
     ("support_visit", {"child_seen": 1}, "child_seen", "child_seen.not_a_bool"),
     ("support_visit", {"mood": "happy"}, "mood", "mood.invalid"),
@@ -426,6 +441,7 @@ def test_accepts_a_fully_valid_record(suite: str) -> None:
     ("service_delivery", {"delivered": False, "started_on": None, "ended_on": None}),
     ("service_delivery", {"ended_on": "2026-03-16", "amount": None, "hours": None}),
     ("counselling_session", {"sessions_held": 0, "first_on": None, "last_on": None}),
+    ("hotline_report", {"reporter_phone": None, "street": None, "reporter_relation": "anonymous"}),
     ("family_application", {"applicant_age": 16}),
 ])
 def test_accepts_records_on_the_edge_of_the_rules(suite: str, changes: dict[str, Any]) -> None:

@@ -165,3 +165,11 @@ def test_a_path_that_skips_a_step_is_reported() -> None:
         "R2: a run went r2.outreach → r2.identity, which the graph has no edge for"]
     assert path_problems(PROCS["J2"], [BEGIN, "j2.registration"]) == [
         "J2: a run went begin → j2.registration, which the graph has no edge for"]
+
+
+def test_a_feedback_to_the_hotline_the_flow_no_longer_sends_is_reported() -> None:
+    source = _source("S1").replace('await p.feedback("s1.declined")', "pass")
+    assert "notification s1.declined: in the graph, not in the flow" in \
+        flow_problems(PROCS["S1"], source)
+    assert flow_calls(_source("S1")).notifications == {"s1.acknowledged", "s1.declined",
+                                                       "s1.result"}

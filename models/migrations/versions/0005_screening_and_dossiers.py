@@ -1,7 +1,7 @@
 """screening and dossiers
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-29 01:06:24.995488
 
 Screening lists (S2): batches, dossiers, duplicate candidates and risk proposals.
@@ -13,7 +13,7 @@ import models.types
 
 
 revision = '0005'
-down_revision = '0003'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 

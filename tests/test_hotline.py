@@ -1,0 +1,314 @@
+"""S1 hotline intake without Prefect: triage rules, their settings file, the report's checks,
+the intake's writes and its idempotence, the command line, and the signed feedback."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from sqlalchemy import func
+from sqlmodel import select
+
+from app import clock
+from app.errors import Conflict, ValidationFailed
+from app.hotline import deliver_feedback, receive_report
+from app.hotline_settings import HotlineSettingsError, load, parse
+from app.notify import DeliveryError, verify
+from app.rules.triage import CategoryRule, triage
+from app.settings import SHIPPED_HOTLINE
+from app.store import db
+from models import AuditEvent, Case, Child, HotlineReport, OutboxMessage, ProcedureRun
+from tests.helpers import PERSONAL, hotline_report, protect
+
+RULES = {
+    "street_child": CategoryRule("street_child", "Street child", ("living_on_street", "begging"),
+                                 ("center", "psb"), ("R2",)),
+    "guardian_harm": CategoryRule("guardian_harm", "Harm", ("abuse", "neglect"),
+                                  ("street:*", "psb"), ("R4",)),
+    "left_behind": CategoryRule("left_behind", "Left behind", ("left_behind",),
+                                ("community:*", "district:*")),
+    "other": CategoryRule("other", "Other", ("other",), ("center",)),
+}
+
+
+# --- triage: a pure rule ------------------------------------------------------------------------
+
+
+def test_triage_puts_a_report_in_every_category_it_matches_and_routes_each_agency_once() -> None:
+    decided = triage(["begging", "abuse"], RULES, "other", district="xingqing",
+                     street="xingqing-fenghuang")
+    assert decided.categories == ("street_child", "guardian_harm")
+    assert decided.agencies == ("center", "psb", "street:xingqing-fenghuang")
+    assert decided.procedures == ("R2", "R4")
+
+
+def test_triage_sends_a_report_that_matches_no_rule_to_the_fallback_category() -> None:
+    decided = triage(["trafficking_suspected"], RULES, "other", district="jinfeng")
+    assert (decided.categories, decided.agencies, decided.procedures) == (
+        ("other",), ("center",), ())
+
+
+def test_triage_routes_local_owners_to_the_childs_street_or_else_its_district() -> None:
+    with_street = triage(["left_behind"], RULES, "other", district="xixia",
+                         street="xixia-wenchang")
+    assert with_street.agencies == ("community:xixia-wenchang", "district:xixia")
+    without = triage(["left_behind", "neglect"], RULES, "other", district="xixia")
+    assert without.agencies == ("district:xixia", "psb")
+
+
+# --- the rules file -----------------------------------------------------------------------------
+
+
+def test_the_shipped_rules_are_valid_and_route_every_concern_somewhere() -> None:
+    rules = load(SHIPPED_HOTLINE)
+    assert rules.fallback in rules.categories
+    from app.rules.triage import CONCERNS
+
+    for concern in CONCERNS:
+        assert triage([concern], rules.categories, rules.fallback,
+                      district="helan").agencies, concern
+
+
+def test_an_invalid_rules_file_names_the_file_and_every_key_with_its_problem() -> None:
+    text = """
+fallback = "misc"
+[categories.street_child]
+title = "Street child"
+concerns = ["living_on_street", "sleeping_rough"]
+route_to = ["police", "street:*"]
+start = ["R9", "S1"]
+colour = "red"
+[categories.empty]
+title = "Nobody"
+route_to = []
+"""
+    with pytest.raises(HotlineSettingsError) as exc:
+        parse(text, "/etc/protect/hotline.toml")
+    problems = dict(exc.value.problems)
+    assert exc.value.path == "/etc/protect/hotline.toml"
+    assert set(problems) == {
+        "fallback", "categories.street_child.concerns.1", "categories.street_child.route_to.0",
+        "categories.street_child.start.0", "categories.street_child.start.1",
+        "categories.street_child.colour", "categories.empty.route_to"}
+    assert "unknown agency 'police'" in problems["categories.street_child.route_to.0"]
+    assert "unknown procedure 'S1'" in problems["categories.street_child.start.1"]
+    assert "unknown concern" in problems["categories.street_child.concerns.1"]
+    assert "'misc' is not a category" in problems["fallback"]
+    with pytest.raises(HotlineSettingsError, match="not valid TOML"):
+        parse("fallback = ", "x.toml")
+
+
+def test_the_system_refuses_to_start_on_an_invalid_rules_file_with_exit_2(tmp_path) -> None:
+    bad = tmp_path / "hotline.toml"
+    bad.write_text('fallback = "other"\n[categories.other]\ntitle = "x"\nroute_to = ["nobody"]\n',
+                   encoding="utf-8")
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps(hotline_report(), ensure_ascii=False), encoding="utf-8")
+    env = {**os.environ, "PROTECT_HOTLINE_FILE": str(bad)}
+    for args in (["intake", "--file", str(report)], ["migrate"]):
+        proc = subprocess.run([sys.executable, "-m", "app", *args], capture_output=True,
+                              text=True, env=env, timeout=120)
+        assert proc.returncode == 2, proc.stderr
+        assert str(bad) in proc.stderr and "categories.other.route_to.0" in proc.stderr
+    checked = protect("hotline", "check", str(bad), check=False)
+    assert checked.returncode == 2 and "unknown agency 'nobody'" in checked.stderr
+
+
+# --- the report's checks ------------------------------------------------------------------------
+
+
+def _counts() -> tuple[int, ...]:
+    with db() as session:
+        return tuple(session.exec(select(func.count()).select_from(t)).one()
+                     for t in (HotlineReport, Child, Case, ProcedureRun, OutboxMessage,
+                               AuditEvent))
+
+
+def _refusal(report: Any) -> dict[str, str]:
+    before = _counts()
+    with pytest.raises(ValidationFailed) as exc, db() as session:
+        receive_report(session=session, data=report, actor="test", now=clock.now())
+    assert _counts() == before, "a refused report must write nothing"
+    return {e.field: e.code for e in exc.value.errors}
+
+
+def test_refuses_a_report_field_by_field_and_writes_nothing(store) -> None:
+    report = hotline_report()
+    report["source"] = "110"
+    report["reporter"]["phone"] = "call me"
+    del report["description"]
+    report["child"]["id_number"] = report["child"]["id_number"][:17] + (
+        "0" if report["child"]["id_number"][17] != "0" else "1")
+    assert _refusal(report) == {"source": "source.invalid",
+                                "reporter.phone": "reporter_phone.format",
+                                "description": "description.required",
+                                "child.id_number": "id_number.check_digit"}
+
+
+def test_refuses_a_report_without_concerns_or_with_an_unknown_one(store) -> None:
+    empty = hotline_report()
+    empty["concerns"] = []
+    assert list(_refusal(empty)) == ["concerns"]
+    unknown = hotline_report(concerns=["ghosts"])
+    assert list(_refusal(unknown)) == ["concerns.0"]
+
+
+def test_refuses_a_street_that_is_not_in_the_childs_district(store) -> None:
+    assert _refusal(hotline_report(street="jinfeng-mancheng")) == {"street": "street.unknown"}
+
+
+def test_refuses_a_report_that_is_not_an_object(store) -> None:
+    assert _refusal(["not", "a", "report"]) == {"form": "form.not_an_object"}
+
+
+# --- the intake ---------------------------------------------------------------------------------
+
+
+def _receive(report: dict[str, Any]) -> Any:
+    with db() as session:
+        return receive_report(session=session, data=report, actor="test", now=clock.now())
+
+
+def test_a_report_opens_a_case_routes_one_s1_run_per_agency_and_starts_its_procedures(
+        store) -> None:
+    report = hotline_report(concerns=["begging", "abuse"])
+    receipt = _receive(report)
+    assert receipt.created and receipt.case_opened
+    assert receipt.categories == ["street_child", "guardian_harm"]
+    assert [r["agency"] for r in receipt.routed] == ["center", "psb",
+                                                     "street:xingqing-fenghuang"]
+    assert [(s["code"], s["new"]) for s in receipt.started] == [("R2", True), ("R4", True)]
+    with db() as session:
+        row = session.get(HotlineReport, receipt.report_id)
+        case = session.get(Case, row.case_id)
+        runs = {r.id: r for r in session.exec(select(ProcedureRun).where(
+            ProcedureRun.case_id == case.id))}
+        starts = session.exec(select(OutboxMessage.dedupe_key).where(
+            OutboxMessage.kind == "start")).all()
+    assert case.case_no == receipt.case and case.source == "hotline"
+    assert row.content["description"] == report["description"]  # kept in the case store
+    for routed in receipt.routed:
+        run = runs[routed["procedure_run"]]
+        assert (run.code, run.params) == ("S1", {"report_id": row.id,
+                                                 "agency": routed["agency"]})
+    r4 = runs[receipt.started[1]["procedure_run"]]
+    assert r4.params["street"] == "street:xingqing-fenghuang"
+    assert {f"start:run:{i}" for i in receipt.run_ids} <= set(starts)
+    # What goes to Prefect (the runs' parameters) holds no personal data of the report.
+    sent = json.dumps([r.params for r in runs.values()], ensure_ascii=False)
+    assert not [v for v in PERSONAL if v in sent]
+
+
+def test_the_same_report_again_creates_nothing_new(store) -> None:
+    report = hotline_report(concerns=["neglect"])
+    first = _receive(report)
+    before = _counts()
+    again = _receive(json.loads(json.dumps(report)))
+    assert _counts() == before
+    assert not again.created
+    assert (again.report_id, again.case, again.routed, again.started) == (
+        first.report_id, first.case, first.routed, first.started)
+
+
+def test_the_same_reference_with_other_content_is_a_conflict(store) -> None:
+    report = hotline_report()
+    _receive(report)
+    before = _counts()
+    changed = {**report, "concerns": ["abuse"]}
+    with pytest.raises(Conflict, match="with other content"):
+        _receive(changed)
+    assert _counts() == before
+
+
+def test_a_second_report_about_a_known_child_reuses_the_case_and_its_running_procedures(
+        store) -> None:
+    first = hotline_report(concerns=["begging"])
+    receipt = _receive(first)
+    second = hotline_report(concerns=["runaway", "distress"])
+    second["child"] = first["child"]
+    again = _receive(second)
+    assert again.created and not again.case_opened and again.case == receipt.case
+    assert [(s["code"], s["new"]) for s in again.started] == [("R2", False), ("P1", True)]
+    assert again.started[0]["procedure_run"] == receipt.started[0]["procedure_run"]
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+def test_protect_intake_prints_the_reference_categories_agencies_and_procedures(
+        store, tmp_path) -> None:
+    report = hotline_report(concerns=["left_behind"], street="xingqing-zhongshan")
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(report, ensure_ascii=False), encoding="utf-8")
+    text = protect("intake", "--file", str(path)).stdout
+    assert f"report 12355:{report['reference']} received" in text
+    assert "categories: left_behind" in text
+    assert "women (run " in text and "community:xingqing-zhongshan (run " in text
+    assert "started:    E6 (run " in text
+    data = json.loads(protect("intake", "--file", str(path), "--json").stdout)
+    assert (data["created"], data["categories"]) == (False, ["left_behind"])
+    assert [r["agency"] for r in data["routed"]] == ["women", "community:xingqing-zhongshan"]
+
+
+def test_protect_intake_names_each_refused_field_and_exits_2(store, tmp_path) -> None:
+    report = hotline_report()
+    report["received_on"] = "2026-02-30"
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(report, ensure_ascii=False), encoding="utf-8")
+    human = protect("intake", "--file", str(path), check=False)
+    assert human.returncode == 2 and "received_on:" in human.stderr
+    assert report["child"]["name"] not in human.stderr + human.stdout
+    machine = protect("intake", "--file", str(path), "--json", check=False)
+    assert machine.returncode == 2
+    assert [f["field"] for f in json.loads(machine.stdout)["fields"]] == ["received_on"]
+
+
+# --- the feedback's delivery --------------------------------------------------------------------
+
+
+@pytest.fixture
+def platform() -> Iterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
+    got: list[tuple[dict[str, str], bytes]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - name fixed by http.server
+            got.append((dict(self.headers.items()),
+                        self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/feedback", got
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_a_feedback_is_posted_signed_with_its_idempotency_key(platform, monkeypatch) -> None:
+    from app.settings import get_settings
+
+    url, got = platform
+    monkeypatch.setattr(get_settings(), "hotline_callback_url", url)
+    payload = {"idempotency_key": "hotline:12355:R-1:psb:acknowledged", "status": "acknowledged"}
+    deliver_feedback(payload, now=clock.now())
+    [(headers, body)] = got
+    assert headers["X-Protect-Message-Id"] == payload["idempotency_key"]
+    assert verify(body, headers["X-Protect-Timestamp"], headers["X-Protect-Signature"],
+                  get_settings().hotline_secret)
+    assert json.loads(body) == payload
+    monkeypatch.setattr(get_settings(), "hotline_callback_url", "")
+    with pytest.raises(DeliveryError, match="PROTECT_HOTLINE_CALLBACK_URL"):
+        deliver_feedback(payload, now=clock.now())
