@@ -47,6 +47,12 @@ POLICY: dict[str, frozenset[str]] = {
     "task.read": frozenset({"coordinator", "worker", "supervisor"}),
     "task.complete": frozenset({"coordinator", "worker", "supervisor"}),
     "sealed.read": frozenset({"judicial"}),
+    "intake.receive": frozenset({"coordinator"}),
+    # A community's workers send its own list (the route checks the community); coordinators
+    # any community's.
+    "screening.import": frozenset({"coordinator", "worker", "supervisor"}),
+    "screening.review": frozenset({"coordinator"}),
+    "indicators.read": frozenset({"coordinator", "manager", "supervisor"}),
 }
 
 # Roles that see every task and case without an agency rule.

@@ -33,7 +33,7 @@ from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 from sqlmodel import Session, col, select
 
 from app.rules.workdays import TZ
-from models import Agency, AuditEvent, Case, Child, HumanTask, ProcedureRun
+from models import Agency, AuditEvent, Case, Child, HumanTask, ProcedureRun, ScreeningBatch
 
 # The child's categories (保护对象, 三(二)), as the intake form names them (app/services.py).
 CATEGORIES: dict[str, tuple[str, str]] = {
@@ -364,6 +364,41 @@ def time_to_close(session: Session, scope: Scope) -> list[CloseTimeRow]:
     return rows
 
 
+class ScreeningRow(BaseModel):
+    """The screening lists one community sent in the period (S2), and what became of their rows."""
+
+    key: str = label("代码", "code")
+    name_zh: str = label("名称", "name (zh)")
+    name_en: str = label("名称(英文)", "name")
+    lists: int = label("名单数", "lists")
+    rows: int = label("筛查人数", "rows")
+    accepted: int = label("接收", "accepted")
+    rejected: int = label("退回", "rejected")
+    duplicates: int = label("疑似重复", "duplicates")
+    dossiers: int = label("新建档案", "new dossiers")
+
+
+def screenings_by_community(session: Session, scope: Scope) -> list[ScreeningRow]:
+    """Screening lists imported in the period, by community (the district is the community's)."""
+    stmt = (select(ScreeningBatch.community, Agency.name_zh, Agency.name_en,
+                   func.count().label("lists"), func.sum(ScreeningBatch.rows).label("rows"),
+                   func.sum(ScreeningBatch.accepted).label("accepted"),
+                   func.sum(ScreeningBatch.rejected).label("rejected"),
+                   func.sum(ScreeningBatch.duplicates).label("duplicates"),
+                   func.sum(ScreeningBatch.created).label("dossiers"))
+            .select_from(ScreeningBatch)
+            .outerjoin(Agency, col(Agency.code) == ScreeningBatch.community)
+            .where(_in_period(ScreeningBatch.imported_at, scope))
+            .group_by(ScreeningBatch.community, Agency.name_zh, Agency.name_en)
+            .order_by(ScreeningBatch.community))
+    if scope.district:
+        stmt = stmt.where(Agency.district == scope.district)
+    return [ScreeningRow(key=r.community, name_zh=r.name_zh or r.community,
+                         name_en=r.name_en or r.community, lists=r.lists, rows=r.rows,
+                         accepted=r.accepted, rejected=r.rejected, duplicates=r.duplicates,
+                         dossiers=r.dossiers) for r in session.exec(stmt).all()]
+
+
 # --- the set -----------------------------------------------------------------------------------
 
 
@@ -390,6 +425,8 @@ INDICATORS: tuple[Indicator, ...] = (
     Indicator("steps_by_agency", "各部门办理时效", "Steps by agency", AgencyRow,
               steps_by_agency),
     Indicator("time_to_close", "各程序办结用时", "Time to close", CloseTimeRow, time_to_close),
+    Indicator("screenings_by_community", "各社区筛查情况", "Screenings by community",
+              ScreeningRow, screenings_by_community),
 )
 
 

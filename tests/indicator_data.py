@@ -8,7 +8,7 @@ from typing import Any
 
 from app.rules.workdays import TZ
 from app.store import db
-from models import Agency, AuditEvent, Case, Child, HumanTask, ProcedureRun
+from models import Agency, AuditEvent, Case, Child, HumanTask, ProcedureRun, ScreeningBatch
 from tests.helpers import PERSONAL, id_number
 
 MONTH = "2025-03"
@@ -109,6 +109,27 @@ def build(district: str) -> dict[str, Any]:
         task("t8", "r6", "mca", bj(3, 28), bj(3, 31), completed=bj(4, 2))  # overdue at end
         task("t9", "r4", "center", bj(3, 15), bj(3, 16), status="cancelled")
         task("x1", "x1", "psb", bj(3, 15), bj(3, 16), completed=bj(3, 15, 11))
+
+        # Screening lists: two in March and one in February from the district's community,
+        # one in March from a community of xixia.
+        if s.get(Agency, "community:s3test") is None:
+            s.add(Agency(code="community:s3test", name_zh="测试社区", name_en="Test community",
+                         level="community", district=district, bureau="mca"))
+            s.flush()
+
+        def screening(community: str, at: datetime, rows: int, rejected: int, duplicates: int,
+                      created: int) -> None:
+            s.add(ScreeningBatch(community=community, file_hash=uuid.uuid4().hex,
+                                 file_name="list.csv", file_format="csv", rows=rows,
+                                 accepted=rows - rejected, rejected=rejected,
+                                 duplicates=duplicates, created=created,
+                                 unchanged=rows - rejected - duplicates - created,
+                                 imported_at=at, actor="test"))
+
+        screening("community:s3test", bj(3, 3), 120, 7, 5, 100)
+        screening("community:s3test", bj(3, 30), 30, 0, 2, 20)
+        screening("community:s3test", bj(2, 27), 50, 1, 0, 49)  # February
+        screening("community:xixia-wenchang", bj(3, 12), 40, 4, 0, 36)  # another district
     PERSONAL.extend(names)
     return {"district": district, "personal": names}
 
@@ -133,6 +154,10 @@ MARCH: dict[str, list[dict[str, Any]]] = {
          "open_at_end": 1, "overdue_at_end": 1},
         {"key": "psb", "opened": 3, "completed": 3, "on_time": 1, "late": 2, "escalated": 1,
          "open_at_end": 0, "overdue_at_end": 0},
+    ],
+    "screenings_by_community": [
+        {"key": "community:s3test", "lists": 2, "rows": 150, "accepted": 143, "rejected": 7,
+         "duplicates": 7, "dossiers": 120},
     ],
     # R2: 2, 4.5, 10, 32.5 days. Median (4.5 + 10) / 2; p90 at rank 3.7: 10 + 0.7 · 22.5.
     "time_to_close": [

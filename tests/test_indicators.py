@@ -91,6 +91,10 @@ def test_every_district_and_every_day_count_the_other_district_and_later_cases(
         [{"key": "M1", "started": 1, "open_at_end": 1}, {"key": "R2", "started": 1,
                                                          "open_at_end": 1}]
     assert feb["time_to_close"]["rows"] == []
+    assert figures_of(feb["screenings_by_community"]["rows"], ["key", "lists", "rows"]) == \
+        [{"key": "community:s3test", "lists": 1, "rows": 50}]
+    screened = {r["key"]: r["rows"] for r in march["screenings_by_community"]["rows"]}
+    assert screened == {"community:s3test": 150, "community:xixia-wenchang": 40}
 
 
 def test_a_period_that_ends_before_it_starts_is_refused() -> None:

@@ -9,13 +9,22 @@ from app.settings import configure_prefect_env
 configure_prefect_env()  # before anything imports Prefect
 
 from app.api import errors  # noqa: E402
-from app.api.routers import auth, cases, procedures, sealed, tasks  # noqa: E402
+from app.api.routers import (  # noqa: E402
+    auth,
+    cases,
+    indicators,
+    intake,
+    procedures,
+    screening,
+    sealed,
+    tasks,
+)
 
 PREFIX = "/api/v1"
 # Every router of the API, mounted under PREFIX. A new area (intake, import, indicators) is
 # a module in app/api/routers/ and one line here.
 ROUTERS: list[APIRouter] = [auth.router, cases.router, procedures.router, tasks.router,
-                            sealed.router]
+                            sealed.router, intake.router, screening.router, indicators.router]
 
 
 def create_app() -> FastAPI:

@@ -39,6 +39,16 @@ ENDPOINTS: dict[str, tuple[str, str, Any]] = {
     "read task": ("GET", "/api/v1/tasks/{task}", None),
     "complete task": ("POST", "/api/v1/tasks/{task}/complete", {}),
     "sealed record": ("GET", "/api/v1/sealed-records/{sealed}", None),
+    "hotline intake": ("POST", "/api/v1/intake", {}),
+    # An empty list: refused as a file (400) once the caller may send it.
+    "import list": ("POST", "/api/v1/imports?community=community:xingqing-fenghuang"
+                            "&file_name=list.csv", None),
+    "duplicates": ("GET", "/api/v1/screening/duplicates", None),
+    "resolve duplicate": ("POST", "/api/v1/screening/duplicates/{missing}/resolve",
+                          {"decision": "merge"}),
+    "proposals": ("GET", "/api/v1/screening/proposals", None),
+    "confirm proposals": ("POST", "/api/v1/screening/dossiers/{missing}/confirm", {}),
+    "indicators": ("GET", "/api/v1/indicators", None),
 }
 
 Y, N = True, False
@@ -58,6 +68,14 @@ TABLE: dict[str, tuple[bool, ...]] = {
     # The coordinator's agency (center) never held this police task: the row rule refuses.
     "complete task":   (N,    Y,      Y,      N,       N,        N),
     "sealed record":   (N,    N,      N,      N,       Y,        N),
+    "hotline intake":  (Y,    N,      N,      N,       N,        N),
+    # The other worker is the community's own: it may send its list; the police may not.
+    "import list":     (Y,    N,      N,      N,       N,        Y),
+    "duplicates":      (Y,    N,      N,      N,       N,        N),
+    "resolve duplicate": (Y,  N,      N,      N,       N,        N),
+    "proposals":       (Y,    N,      N,      N,       N,        N),
+    "confirm proposals": (Y,  N,      N,      N,       N,        N),
+    "indicators":      (Y,    N,      Y,      Y,       N,        N),
 }
 CASES = [(endpoint, person, allowed)
          for endpoint, row in TABLE.items()
@@ -70,6 +88,7 @@ def world(store: str, login: Any) -> dict[str, Any]:
 
     case = open_case()
     return {"case": case, "task": add_task(case), "sealed": add_sealed_record(case),
+            "missing": 2**31 - 1,
             "headers": {p: login(*spec) for p, spec in PEOPLE.items()}}
 
 
@@ -78,8 +97,11 @@ def test_the_table_names_every_endpoint_of_the_api(client: Any) -> None:
     operations = {(m.upper(), p) for p, ops in paths.items() for m in ops}
     operations -= {("GET", "/api/v1/health"), ("POST", "/api/v1/auth/login"),
                    ("POST", "/api/v1/auth/logout")}  # open to all, or to any token holder
-    tabled = {(m, p.replace("{case}", "{case_ref}").replace("{task}", "{task_id}")
-               .replace("{sealed}", "{record_id}")) for m, p, _ in ENDPOINTS.values()}
+    tabled = {(m, p.split("?")[0].replace("{case}", "{case_ref}").replace("{task}", "{task_id}")
+               .replace("{sealed}", "{record_id}")
+               .replace("duplicates/{missing}", "duplicates/{candidate_id}")
+               .replace("dossiers/{missing}", "dossiers/{dossier_id}"))
+              for m, p, _ in ENDPOINTS.values()}
     assert operations == tabled
     assert set(TABLE) == set(ENDPOINTS)
 
