@@ -30,7 +30,7 @@ log = logging.getLogger("protect.dispatch")
 LEASE = timedelta(minutes=2)
 NOT_YET_RETRY = timedelta(seconds=0.2)
 BUSY_RETRY_S = (0.3, 1.5)  # a busy Prefect: try again after a random delay in this range
-PREFECT_RETRIES = 0  # per delivery attempt, inside Prefect's client: the outbox retries
+PREFECT_RETRIES = 1  # per delivery attempt, inside Prefect's client
 BUSY_STATUS = frozenset({429, 503})
 
 
@@ -221,9 +221,9 @@ def deliver(msg: OutboxMessage) -> None:
 
         # The outbox retries a failed delivery itself, on its own schedule. Left to its
         # default, Prefect's client would first retry a refused connection for about a
-        # minute (2 + 4 + … + 32 s) and hold the dispatcher while Prefect is down; and it
-        # sleeps 2 s after a 503 even when no retry is left, so each allowed retry adds
-        # 4 s more to a busy answer.
+        # minute (2 + 4 + … + 32 s) and hold the dispatcher while Prefect is down. One
+        # retry stays: a one-off delivery (`protect start`, the API) rides over a single
+        # busy answer. After that a busy Prefect is asked again soon (`Busy`), not backed off.
         try:
             with temporary_settings({PREFECT_CLIENT_MAX_RETRIES: PREFECT_RETRIES}):
                 (_start if msg.kind == "start" else _resume)(msg.payload)

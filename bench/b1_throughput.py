@@ -4,18 +4,21 @@ Each variant (SQLite; PostgreSQL for both the case store and Prefect) runs in it
 because Prefect reads its settings once. In a variant:
 - ours: M1 procedures (200; 40 with --quick), five human steps each (admission, status,
   discharge, claim with its suite and its check in the flow, payment), on the local system
-  (Prefect server + `protect serve`). A pool of simulated agencies completes every task
-  through the service layer as soon as it appears; the serving process's dispatcher delivers
-  the resume, as for the API.
+  (Prefect server + `protect serve`). All are started at once through the service layer (the
+  serving process's dispatcher delivers the starts, as for the API); a start counts when its
+  first task is open. A pool of simulated agencies completes every task through the service
+  layer as soon as it appears, for up to 240 s (120 s with --quick); rates are taken over
+  what was done by then.
 - stock: the bare five-step flow (bench/bare.py) served with `flow.serve()` and Prefect's
-  default settings; resumed by the same kind of pool. Fewer cases within a time budget: it is
+  default settings; resumed by the same kind of pool. Fewer cases, for 60 s (45 s): it is
   slow, and a rate needs no more.
-- floor: the same bare flow on our in-process executor and settings.
+- floor: the same bare flow on our in-process executor and settings, for 60 s (45 s).
 The figures: completions per second sustained; procedure starts per second; p50/p95 from a
 completion's commit to the next task being open (from the case store's own timestamps); our
-throughput over stock's; our per-step cost over floor's. Peak RSS of each process feeds B5,
-and the sqlite variant ends by suspending 1,000 procedures (200 with --quick) and reading the
-serving process's RSS. Usage: `.venv/bin/python -m bench.b1_throughput [--quick]`.
+throughput over stock's; our per-step cost over floor's; the CPU each process spent per
+flow-run cycle. Peak RSS of each process feeds B5, and the sqlite variant ends by suspending
+1,000 procedures (200 with --quick) and reading the serving process's RSS.
+Usage: `.venv/bin/python -m bench.b1_throughput [--quick]`.
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ from typing import Any
 
 ROOT = Path(__file__).parent.parent
 STEPS = 5
+# Seconds each measurement may take (full run, --quick): rates are taken over what was done.
+OURS_BUDGET_S = {False: 240.0, True: 120.0}
+BARE_BUDGET_S = {False: 60.0, True: 45.0}
 
 
 def _free_port() -> int:
@@ -47,6 +53,26 @@ def _rss_mb(pid: int, field: str) -> float:
         if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by `pid` and its live descendants."""
+    total = 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True,
+                              text=True).stdout.split()
+    return total + sum(_cpu_s(int(c)) for c in children)
+
+
+def _cpu_per_cycle(before: dict[str, float], pids: dict[str, int], cycles: int
+                   ) -> dict[str, float]:
+    """Milliseconds of CPU each process spent per flow-run cycle since `before`."""
+    return {name: round(1000 * (_cpu_s(pid) - before[name]) / max(cycles, 1), 1)
+            for name, pid in pids.items()}
 
 
 def _children_peak_rss_mb(pid: int) -> float:
@@ -136,7 +162,8 @@ def _agency_pool(run_ids: set[int], stop: threading.Event, workers: int = 3) -> 
     return done
 
 
-def run_ours(cases: int) -> dict[str, Any]:
+def run_ours(cases: int, budget_s: float, pids: dict[str, int]) -> dict[str, Any]:
+    """Start `cases` M1 procedures and let the agencies work for up to `budget_s` seconds."""
     from sqlmodel import col, select
 
     from app import clock, services
@@ -148,13 +175,14 @@ def run_ours(cases: int) -> dict[str, Any]:
         case_ids = [services.open_case(session=session, data=intake_form(), actor="bench",
                                        now=clock.now()).id for _ in range(cases)]
     stop = threading.Event()
+    cpu_before = {name: _cpu_s(pid) for name, pid in pids.items()}
     t0 = time.monotonic()
     run_ids = _start_all(case_ids)
     pool_result: list[list[float]] = []
     pool = threading.Thread(target=lambda: pool_result.append(_agency_pool(run_ids, stop)))
     pool.start()
-    starts_s = _wait_first_tasks(run_ids, t0, 600)
-    deadline = time.monotonic() + 600
+    starts_s = _wait_first_tasks(run_ids, t0, budget_s)
+    deadline = t0 + budget_s
     while time.monotonic() < deadline:
         with db() as session:
             finished = session.exec(select(ProcedureRun.id).where(
@@ -165,6 +193,7 @@ def run_ours(cases: int) -> dict[str, Any]:
     stop.set()
     pool.join()
     done = sorted(pool_result[0])
+    cpu = _cpu_per_cycle(cpu_before, pids, cases + len(done))
     gaps: list[float] = []
     with db() as session:
         tasks = session.exec(select(HumanTask).where(col(HumanTask.procedure_run_id).in_(run_ids))
@@ -175,7 +204,7 @@ def run_ours(cases: int) -> dict[str, Any]:
     span = done[-1] - done[0] if len(done) > 1 else float("nan")
     return {"completions": len(done), "completions_per_s": (len(done) - 1) / span,
             "starts_per_s": cases / starts_s, "gaps": gaps, "finished": len(finished),
-            "cases": cases}
+            "cases": cases, "cpu_ms_per_cycle": cpu}
 
 
 def _start_all(case_ids: list[int]) -> set[int]:
@@ -262,7 +291,8 @@ def _wait_suspended(run_ids: set[int], timeout_s: float) -> None:
 # --- bare Prefect -------------------------------------------------------------------------------
 
 
-def run_bare(mode: str, cases: int, budget_s: float, home: Path) -> dict[str, Any]:
+def run_bare(mode: str, cases: int, budget_s: float, home: Path, server_pid: int
+             ) -> dict[str, Any]:
     """Drive the bare flow served the `mode` way; resume every paused run at once."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
@@ -296,6 +326,8 @@ def run_bare(mode: str, cases: int, budget_s: float, home: Path) -> dict[str, An
                         raise
                     time.sleep(0.5)
             time.sleep(2)
+            pids = {"prefect server": server_pid, "runner": proc.pid, "driver": os.getpid()}
+            cpu_before = {n: _cpu_s(pid) for n, pid in pids.items()}
             for _ in range(cases):
                 run_deployment(name, timeout=0, parameters={"steps": STEPS})
             resumed: dict[tuple[str, str], float] = {}
@@ -329,6 +361,7 @@ def run_bare(mode: str, cases: int, budget_s: float, home: Path) -> dict[str, An
                     cycles.append(time.monotonic())
                 time.sleep(0.05)
             elapsed = time.monotonic() - start
+            cpu = _cpu_per_cycle(cpu_before, pids, cases + len(cycles))
         rss = _rss_mb(proc.pid, "VmHWM")
     finally:
         proc.terminate()
@@ -338,7 +371,7 @@ def run_bare(mode: str, cases: int, budget_s: float, home: Path) -> dict[str, An
             proc.kill()
             proc.wait()
     return {"cycles": len(cycles), "cycles_per_s": len(cycles) / elapsed, "gaps": gaps,
-            "peak_rss_mb": rss}
+            "peak_rss_mb": rss, "cpu_ms_per_cycle": cpu}
 
 
 # --- one variant, in its own process ----------------------------------------------------------
@@ -365,7 +398,9 @@ def variant(kind: str, quick: bool, ours_only: int | None = None) -> dict[str, A
     cases = ours_only or (40 if quick else 200)
     out: dict[str, Any] = {"kind": kind}
     try:
-        out["ours"] = run_ours(cases)
+        pids = {"prefect server": server.proc.pid, "protect serve": runner.proc.pid,
+                "driver": os.getpid()}
+        out["ours"] = run_ours(cases, OURS_BUDGET_S[quick], pids)
         if ours_only:
             return out
         out["ours"]["serve_peak_rss_mb"] = _rss_mb(runner.proc.pid, "VmHWM")
@@ -381,8 +416,9 @@ def variant(kind: str, quick: bool, ours_only: int | None = None) -> dict[str, A
         if ours_only:
             server.stop()
     try:
-        out["floor"] = run_bare("floor", cases, 300, home)
-        out["stock"] = run_bare("stock", 10 if quick else 20, 60 if quick else 120, home)
+        out["floor"] = run_bare("floor", cases, BARE_BUDGET_S[quick], home, server.proc.pid)
+        out["stock"] = run_bare("stock", 10 if quick else 20, BARE_BUDGET_S[quick], home,
+                                server.proc.pid)
     finally:
         server.stop()
         if kind == "postgres":
@@ -436,9 +472,22 @@ def run(*, quick: bool = False) -> str:
                     f"{s['cycles_per_s']:.2f} | "
                     + (f"{percentile(s['gaps'], 50):.2f} / {percentile(s['gaps'], 95):.2f} |"
                        if s["gaps"] else "– |"))
+    cpu_rows = []
+    for kind, r in results.items():
+        for what, fig in (("ours", r["ours"]), ("floor", r["floor"]), ("stock", r["stock"])):
+            c = fig["cpu_ms_per_cycle"]
+            worker = c.get("protect serve", c.get("runner", 0.0))
+            cpu_rows.append(f"| {kind} | {what} | {c['prefect server']:.0f} | {worker:.0f} | "
+                            f"{c['driver']:.0f} |")
     body = ("## B1 procedure throughput\n\n" + __doc__.split("\n\n", 1)[1].split("Usage")[0]
             + "\n\n| database | what | steps/s | p50 / p95 s to next step |\n|---|---|---|---|\n"
-            + "\n".join(rows) + "\n\n```\n" + "\n".join(lines) + "\n```\n")
+            + "\n".join(rows)
+            + "\n\nCPU per flow-run cycle (a start or a resume, each a flow run from its top to "
+              "its next suspension), in milliseconds, by process. The driver is the agencies and "
+              "the service layer for ours, the resuming loop for the bare flow:\n\n"
+              "| database | what | Prefect server | executing process | driver |\n"
+              "|---|---|---|---|---|\n" + "\n".join(cpu_rows)
+            + "\n\n```\n" + "\n".join(lines) + "\n```\n")
     write_section("B1", body, cmd="python -m bench.b1_throughput" + (" --quick" if quick else ""))
     sq = results["sqlite"]
     o = sq["ours"]
