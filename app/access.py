@@ -47,6 +47,8 @@ POLICY: dict[str, frozenset[str]] = {
     "task.read": frozenset({"coordinator", "worker", "supervisor"}),
     "task.complete": frozenset({"coordinator", "worker", "supervisor"}),
     "sealed.read": frozenset({"judicial"}),
+    # The managers' dashboard (web pages): figures and lists without personal data.
+    "indicators.view": frozenset({"coordinator", "manager"}),
 }
 
 # Roles that see every task and case without an agency rule.
