@@ -391,17 +391,17 @@ def dashboard(request: Request, who: User,
 
     def chart(key: str, measures: tuple[str, ...], title: str, stacked: bool = False) -> Any:
         rows = figures[key].rows
-        return bars([name(r) for r in rows],
-                    [(t(f"series.{m}"), [r[m] for r in rows]) for m in measures],
-                    title=t(title), stacked=stacked)
+        return t(title), bars([name(r) for r in rows],
+                              [(t(f"series.{m}"), [r[m] for r in rows]) for m in measures],
+                              title=t(title), stacked=stacked)
 
     charts = [
         chart("cases_by_district", ("opened", "open_at_end"), "dash.by_district"),
         chart("cases_by_category", ("opened", "open_at_end"), "dash.by_category"),
         chart("steps_by_agency", ("on_time", "late", "escalated"), "dash.by_agency", True),
-        bars([m.month for m in trend],
-             [(t(f"series.{k}"), [getattr(m, k) for m in trend])
-              for k in ("opened", "closed", "late")], title=t("dash.trend")),
+        (t("dash.trend"), bars([m.month for m in trend],
+                               [(t(f"series.{k}"), [getattr(m, k) for m in trend])
+                                for k in ("opened", "closed", "late")], title=t("dash.trend"))),
     ]
     return render(request, "dashboard.html", who=who, charts=charts, overdue=overdue,
                   escalated=escalated, links=links, since=since or "", until=until or "",
