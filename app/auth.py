@@ -108,14 +108,17 @@ def find_user(*, session: Session, username: str) -> User:
     return user
 
 
-def login(*, session: Session, username: str, password: str, now: datetime) -> tuple[User, str]:
-    """Exchange a username and password for a new token; the same answer for every failure."""
+def login(*, session: Session, username: str, password: str, now: datetime,
+          token_name: str = "login") -> tuple[User, str]:
+    """Exchange a username and password for a new token; the same answer for every failure.
+
+    The web pages name theirs "web": the session cookie carries it, signing out revokes it."""
     user = session.exec(select(User).where(User.username == username)).first()
     ok = verify_secret(user.password_hash if user else None, password)
     if user is None or not ok or not user.active:
         raise Unauthorized("wrong username or password")
-    _, token = issue_token(session=session, user=user, name="login", actor=f"user:{username}",
-                           now=now)
+    _, token = issue_token(session=session, user=user, name=token_name,
+                           actor=f"user:{username}", now=now)
     return user, token
 
 

@@ -466,3 +466,37 @@ def compute(*, session: Session, scope: Scope) -> Indicators:
         tables[ind.key] = Table(key=ind.key, title_zh=ind.title_zh, title_en=ind.title_en,
                                 columns=columns_of(ind.row), rows=rows)
     return Indicators(scope=scope, indicators=tables)
+
+
+class MonthRow(BaseModel):
+    """One calendar month (Beijing time) of the trend on the managers' dashboard."""
+
+    month: str
+    opened: int
+    closed: int
+    on_time: int
+    late: int
+    escalated: int
+
+
+def monthly_trend(*, session: Session, now: datetime, months: int = 6,
+                  district: str | None = None) -> list[MonthRow]:
+    """The last `months` calendar months up to now, oldest first: cases opened and closed,
+    steps completed on time and late, steps escalated; each month by the definitions above."""
+    today = now.astimezone(TZ).date()
+    first = date(today.year, today.month, 1)
+    starts = []
+    for _ in range(months):
+        starts.append(first)
+        first = (first - timedelta(days=1)).replace(day=1)
+    rows = []
+    for start in reversed(starts):
+        scope = Scope.month(f"{start:%Y-%m}", now=now, district=district)
+        cases = cases_by_district(session, scope)
+        steps = steps_by_agency(session, scope)
+        rows.append(MonthRow(month=f"{start:%Y-%m}", opened=sum(r.opened for r in cases),
+                             closed=sum(r.closed for r in cases),
+                             on_time=sum(r.on_time for r in steps),
+                             late=sum(r.late for r in steps),
+                             escalated=sum(r.escalated for r in steps)))
+    return rows

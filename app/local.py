@@ -7,10 +7,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import requests
 
-from app.settings import get_settings
+from app.settings import PREFECT_AUTH_FILE, get_settings
 
 
 def wait_for_prefect(api_url: str, *, timeout_s: float = 120,
@@ -126,6 +127,12 @@ class ApiServer:
         self.proc = None
 
 
+def _auth_hint(s: Any) -> str:
+    if os.environ.get("PROTECT_PREFECT_AUTH") or not (s.home / PREFECT_AUTH_FILE).exists():
+        return "PROTECT_PREFECT_AUTH"
+    return f"cat {s.home / PREFECT_AUTH_FILE}"
+
+
 def run_local(*, sweep_interval_s: int, runner: str = "in-process") -> None:
     """Start the Prefect server, then serve every deployment until interrupted."""
     from deployments.serve import serve_all
@@ -136,7 +143,9 @@ def run_local(*, sweep_interval_s: int, runner: str = "in-process") -> None:
     try:
         server.start()
         api.start()
-        print(f"Prefect UI:   {s.prefect_ui_url}")
+        print(f"Web pages:    {api.url}/ (sign in as a user: protect user add …)")
+        print(f"Prefect UI:   {s.prefect_ui_url} (asks for Prefect's auth string: "
+              f"{_auth_hint(s)})")
         print(f"Prefect API:  {s.prefect_api_url}")
         print(f"REST API:     {api.url}/api/v1 (OpenAPI: {api.url}/api/v1/docs)")
         print(f"Case store:   {s.database_url.split('@')[-1]}")

@@ -18,7 +18,17 @@ from app.rules.workdays import TZ
 from app.validation import check
 from flows.catalog import procedure, step_spec
 from flows.forms import District
-from models import Case, Child, Guardian, HumanTask, ProcedureRun, SealedRecord, Timer
+from models import (
+    AuditEvent,
+    Case,
+    Child,
+    Dossier,
+    Guardian,
+    HumanTask,
+    ProcedureRun,
+    SealedRecord,
+    Timer,
+)
 
 Category = Literal[
     "street", "orphan_scattered", "orphan_institution", "disabled", "seriously_ill",
@@ -242,8 +252,10 @@ def list_tasks(
     status: str = "open",
     limit: int | None = None,
     offset: int | None = None,
+    escalated: bool = False,
 ) -> list[tuple[HumanTask, str]]:
-    """Tasks with their case numbers, overdue first then by due time.
+    """Tasks with their case numbers, overdue first then by due time (`escalated`: only
+    those past their first rung).
 
     `limit` and `offset` page through them (default: all): a busy agency has thousands of
     open tasks, and its first page comes straight off the (owner, status, due_at) index.
@@ -256,6 +268,8 @@ def list_tasks(
         stmt = stmt.where(HumanTask.owner == agency)
     if overdue:
         stmt = stmt.where(col(HumanTask.due_at) <= now)
+    if escalated:
+        stmt = stmt.where(col(HumanTask.rung) > 0)
     stmt = stmt.order_by(col(HumanTask.due_at), col(HumanTask.id)).limit(limit).offset(offset)
     return [(t, no) for t, no in session.exec(stmt).all()]
 
@@ -331,7 +345,8 @@ def visible_task(*, session: Session, task_id: int, viewer: Principal) -> HumanT
 
 def inbox(*, session: Session, viewer: Principal, now: datetime, case_ref: str | None = None,
           agency: str | None = None, overdue: bool = False, status: str = "open",
-          limit: int | None = None, offset: int | None = None) -> list[tuple[HumanTask, str]]:
+          limit: int | None = None, offset: int | None = None, escalated: bool = False
+          ) -> list[tuple[HumanTask, str]]:
     """The tasks a viewer may list: an agency's own (current owner) unless the viewer's roles
     see every agency's (coordinators, and managers, whose lists hold no personal data)."""
     if not viewer.has(*access.UNRESTRICTED, *access.NO_PERSONAL_DATA):
@@ -339,7 +354,8 @@ def inbox(*, session: Session, viewer: Principal, now: datetime, case_ref: str |
             raise Forbidden(f"{viewer.agency} may list its own tasks only, not {agency}'s")
         agency = viewer.agency
     return list_tasks(session=session, now=now, case_ref=case_ref, agency=agency,
-                      overdue=overdue, status=status, limit=limit, offset=offset)
+                      overdue=overdue, status=status, limit=limit, offset=offset,
+                      escalated=escalated)
 
 
 def _full_case(session: Session, case: Case, today: date) -> dict[str, Any]:
@@ -426,3 +442,28 @@ def list_runs(*, session: Session, case_ref: str) -> tuple[Case, list[ProcedureR
     runs = session.exec(select(ProcedureRun).where(ProcedureRun.case_id == case.id)
                         .order_by(col(ProcedureRun.id))).all()
     return case, list(runs)
+
+
+def case_timeline(*, session: Session, case_ref: str) -> dict[str, Any]:
+    """What happened on a case, from the store: its dossier (codes only), procedure runs,
+    human steps (no records) and audit events, each oldest first. No personal data: the
+    caller reads the child's fields through read_case, which audits them."""
+    case = get_case(session=session, case_ref=case_ref)
+    runs = session.exec(select(ProcedureRun).where(ProcedureRun.case_id == case.id)
+                        .order_by(col(ProcedureRun.id))).all()
+    tasks = session.exec(select(HumanTask).where(HumanTask.case_id == case.id)
+                         .order_by(col(HumanTask.created_at), col(HumanTask.id))).all()
+    events = session.exec(select(AuditEvent).where(AuditEvent.case_id == case.id)
+                          .order_by(col(AuditEvent.at), col(AuditEvent.id))).all()
+    dossier = session.exec(select(Dossier).where(Dossier.child_id == case.child_id)).first()
+    return {"case": case, "runs": list(runs), "tasks": list(tasks), "events": list(events),
+            "dossier": dossier}
+
+
+def flow_run_ids(*, session: Session, run_ids: set[int]) -> dict[int, str]:
+    """Procedure run id → its Prefect flow run id, for the runs that have one."""
+    if not run_ids:
+        return {}
+    rows = session.exec(select(ProcedureRun.id, ProcedureRun.flow_run_id)
+                        .where(col(ProcedureRun.id).in_(run_ids))).all()
+    return {int(i or 0): f for i, f in rows if f}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import secrets
+import time
 from functools import lru_cache
 from pathlib import Path
 
@@ -10,6 +12,10 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRET = "change-me-local-only"
+# The web pages' session-signing key until an operator sets one (refused in production).
+PLACEHOLDER_SESSION_KEY = "change-me-local-session-key"
+# Where the generated Prefect auth string is kept under PROTECT_HOME when none is set.
+PREFECT_AUTH_FILE = "prefect-auth"
 # The procedure settings the project ships: every deadline and wait at its default.
 SHIPPED_PROCEDURES = Path(__file__).resolve().parent.parent / "procedures.toml"
 # The risk-assessment rules the project ships (screening, S2).
@@ -31,6 +37,14 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, description="The REST API's port (`protect up`, `protect api`).")
     webhook_secret: str = PLACEHOLDER_SECRET
+    session_key: str = Field(PLACEHOLDER_SESSION_KEY, description="Signs the web pages' "
+                             "session cookies; refused at its placeholder in production.")
+    session_max_age_s: int = Field(8 * 3600, description="A web session's lifetime.")
+    prefect_ui: str = Field("", description="The Prefect UI's address for the web pages' "
+                            "links; default: the local server's.")
+    prefect_auth: str = Field("", description="`user:password` for Prefect's own basic "
+                              "auth (server and clients); default: generated into "
+                              "PROTECT_HOME/prefect-auth on first start.")
     webhook_timeout_s: float = 5.0
     timezone: str = "Asia/Shanghai"
     outbox_max_attempts: int = 50
@@ -69,6 +83,8 @@ class Settings(BaseSettings):
         if (self.env == "production" and self.hotline_callback_url
                 and self.hotline_secret == PLACEHOLDER_SECRET):
             raise ValueError("PROTECT_HOTLINE_SECRET must be set to a real secret in production")
+        if self.env == "production" and self.session_key == PLACEHOLDER_SESSION_KEY:
+            raise ValueError("PROTECT_SESSION_KEY must be set to a real secret in production")
         return self
 
     @property
@@ -83,7 +99,28 @@ class Settings(BaseSettings):
 
     @property
     def prefect_ui_url(self) -> str:
-        return self.prefect_api_url.removesuffix("/api")
+        return (self.prefect_ui or self.prefect_api_url.removesuffix("/api")).rstrip("/")
+
+    def prefect_auth_string(self) -> str:
+        """Prefect's basic-auth `user:password`: the setting, else the one kept under home
+        (created on first use, readable by its owner only)."""
+        if self.prefect_auth:
+            return self.prefect_auth
+        path = self.home / PREFECT_AUTH_FILE
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            for _ in range(50):  # another process may be writing it this instant
+                text = path.read_text(encoding="utf-8").strip()
+                if text:
+                    return text
+                time.sleep(0.02)
+            raise RuntimeError(f"{path} is empty: delete it to generate a new one") from None
+        value = f"protect:{secrets.token_urlsafe(24)}"
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(value + "\n")
+        return value
 
 
 NO_TRUST_BUNDLE = Path(__file__).with_name("no-trust.pem")
@@ -117,6 +154,12 @@ def configure_prefect_env(settings: Settings | None = None) -> None:
     if s.procedures_file is not None:
         defaults["PROTECT_PROCEDURES_FILE"] = str(s.procedures_file)
     defaults["PROTECT_HOTLINE_FILE"] = str(s.hotline_file)
+    if "PREFECT_API_AUTH_STRING" not in os.environ:
+        # Prefect's own auth: the server asks every client (and the UI) for this string, so
+        # every process of ours sends it; the server started by `protect up` requires it.
+        auth = s.prefect_auth_string()
+        defaults["PREFECT_API_AUTH_STRING"] = auth
+        defaults["PREFECT_SERVER_API_AUTH_STRING"] = auth
     for key, value in defaults.items():
         os.environ.setdefault(key, value)
     if os.environ["PREFECT_API_URL"].startswith("http://"):

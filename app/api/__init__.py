@@ -1,4 +1,4 @@
-"""The REST API under /api/v1: FastAPI over the service layer, with bearer tokens."""
+"""The REST API under /api/v1 and the web pages at /: FastAPI over the service layer."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ ROUTERS: list[APIRouter] = [auth.router, cases.router, procedures.router, tasks.
 
 
 def create_app() -> FastAPI:
-    """The API application (uvicorn: `app.api:create_app --factory`)."""
+    """The API and the web pages (uvicorn: `app.api:create_app --factory`)."""
     app = FastAPI(title="protect", version="1",
                   description="Child protection procedures: cases, procedures, tasks. "
                               "Errors are `{\"error\": {\"code\", \"message\", \"fields\"}}`.",
@@ -37,6 +37,10 @@ def create_app() -> FastAPI:
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
+
+    from app.web import install as install_web
+
+    install_web(app)  # the web pages at `/` (app/web/), on the same service layer
 
     @app.get(f"{PREFIX}/health", tags=["meta"])
     def health() -> dict[str, str]:

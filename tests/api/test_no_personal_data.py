@@ -1,5 +1,5 @@
 """What the API writes besides its answers holds no personal data: the audit trail's
-details and the API server's log (Prefect's side: tests/test_personal_data.py)."""
+details and the API and web servers' logs (Prefect's side: tests/test_personal_data.py)."""
 
 from __future__ import annotations
 
@@ -33,8 +33,8 @@ def test_audit_details_and_the_api_log_hold_no_name_id_number_phone_or_address(
     with db() as session:
         details = [json.dumps(e.detail, ensure_ascii=False) + e.actor
                    for e in session.exec(select(AuditEvent))]
-    texts = details + [p.read_text(encoding="utf-8", errors="replace")
-                       for p in LOGS.glob("api*.log")]
+    texts = details + [p.read_text(encoding="utf-8", errors="replace")  # the web pages' too
+                       for p in [*LOGS.glob("api*.log"), *LOGS.glob("web*.log")]]
     leaks = [v for v in PERSONAL for t in texts if v in t]
     assert len(PERSONAL) >= 12 and len(details) > 3
     assert not leaks, f"{len(leaks)} personal value(s) in the audit trail or the API log"

@@ -1,0 +1,87 @@
+"""Web page test set-up: the app under uvicorn on a free port, Debian's chromium driven by
+Playwright (headless; no browser is downloaded), and users of every role with passwords."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from app import auth, clock
+from app.store import db
+from tests.conftest import LOGS, free_port
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def web_url(store: str) -> Iterator[str]:
+    """A real uvicorn server (app/local.py:ApiServer) serving the API and the pages."""
+    from app.local import ApiServer
+    from app.settings import get_settings
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PROTECT_API_PORT", str(free_port()))
+        get_settings.cache_clear()
+        server = ApiServer(LOGS / "web.log")
+        try:
+            server.start()
+            yield server.url
+        finally:
+            server.stop()
+            get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                              args=["--no-sandbox", "--disable-gpu"])
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture()
+def page(browser: Any, web_url: str) -> Iterator[Any]:
+    """A fresh browser context (no cookies) and page; every request it makes is recorded."""
+    context = browser.new_context(base_url=web_url, locale="zh-CN")
+    pg = context.new_page()
+    pg.requested = []  # type: ignore[attr-defined]
+    pg.on("request", lambda r: pg.requested.append(r.url))  # type: ignore[attr-defined]
+    try:
+        yield pg
+    finally:
+        context.close()
+
+
+Person = tuple[str, str]
+
+
+@pytest.fixture(scope="session")
+def person(store: str) -> Callable[..., Person]:
+    """Create a user of `agency` with `roles` and a password: (username, password)."""
+
+    def make(agency: str, *roles: str) -> Person:
+        name, password = f"{roles[0]}-{secrets.token_hex(4)}", secrets.token_urlsafe(12)
+        with db() as session:
+            auth.add_user(session=session, username=name, agency=agency, roles=list(roles),
+                          password=password, actor="test", now=clock.now())
+        return name, password
+
+    return make
+
+
+def sign_in(page: Any, who: Person, path: str = "/") -> None:
+    """Sign in through the login form, as a person would."""
+    page.goto(f"/login?next={path}")
+    page.fill("input[name=username]", who[0])
+    page.fill("input[name=password]", who[1])
+    page.click("form.card button[type=submit]")
+    page.wait_for_load_state()
+    assert page.locator("#username").inner_text() == who[0], page.content()[:500]
