@@ -178,19 +178,28 @@ class StatusServer:
 
 
 def _resume_message(key: str) -> int:
-    """A resume for a run that Prefect knows (its flow run id is set)."""
+    """A resume for a run that Prefect knows (its flow run id is set), due a year from now:
+    the serving process's dispatcher, when the suite has one running, leaves it alone, and
+    `dispatch(ids=…)` delivers it all the same."""
+    from datetime import timedelta
+
+    from models import ProcedureRun
     from tests.helpers import open_case
 
     case_no = open_case()
     with db() as session:
         case = services.get_case(session=session, case_ref=case_no)
-        run = services.start_procedure(session=session, case_id=case.id, code="R2",
-                                       actor="test", now=clock.now())
-        run.flow_run_id = str(uuid.uuid4())
+        run = ProcedureRun(case_id=case.id, code="R2", start_key=key, status="running",
+                           flow_run_id=str(uuid.uuid4()), started_at=clock.now())
         session.add(run)
-        return int(enqueue(session=session, kind="resume", dedupe_key=key,
-                           payload={"procedure_run_id": run.id, "pause_key": "task:x",
-                                    "run_input": {}}, now=clock.now()).id)
+        session.flush()
+        msg = enqueue(session=session, kind="resume", dedupe_key=key,
+                      payload={"procedure_run_id": run.id, "pause_key": "task:x",
+                               "run_input": {}}, now=clock.now())
+        msg.next_attempt_at = clock.now() + timedelta(days=365)
+        session.add(msg)
+        session.flush()
+        return int(msg.id)
 
 
 @pytest.mark.parametrize(("status", "busy"), [(503, True), (429, True), (500, False)])
