@@ -33,6 +33,9 @@ cli.add_typer(screening_cli, name="screening")
 cli.add_typer(agency_cli, name="agency")
 cli.add_typer(procedures_cli, name="procedures")
 cli.add_typer(user_cli, name="user")
+cluster_cli = typer.Typer(help="The scaled-out topology (docs/operations.md).",
+                          no_args_is_help=True)
+cli.add_typer(cluster_cli, name="cluster")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
@@ -288,12 +291,28 @@ def history(case: Annotated[str, typer.Option("--case")], as_json: JsonOpt = Fal
 
 
 @cli.command()
-def dispatch() -> None:
-    """Deliver pending outbox messages now."""
+def dispatch(every: Annotated[float | None, typer.Option(
+        help="Keep delivering, polling every this many seconds (the cluster's dispatcher).")
+        ] = None) -> None:
+    """Deliver pending outbox messages now (or continuously, with --every)."""
     from app.dispatch import dispatch as run_dispatch
+    from app.dispatch import run_forever
 
+    if every is not None:
+        if every <= 0:
+            raise ProtectError("--every: a number of seconds greater than 0")
+        run_forever(poll_s=every)
+        return
     r = run_dispatch()
     typer.echo(f"{r.delivered} delivered, {r.failed} failed")
+
+
+@cluster_cli.command("up")
+def cluster_up() -> None:
+    """Run the scaled-out topology on this machine (make cluster): docs/operations.md."""
+    from app.cluster import run_cluster
+
+    run_cluster()
 
 
 # --- indicators (S3) -----------------------------------------------------------------------
