@@ -725,8 +725,16 @@ def screening_rules(as_json: JsonOpt = False) -> None:
 
 
 def main() -> None:
+    from sqlalchemy.exc import OperationalError
+
     try:
         cli()
+    except OperationalError as exc:
+        # The case store is down or restarting: say so, without a traceback. Nothing was
+        # half-written (one transaction per command); the same command can simply be repeated.
+        typer.echo(f"error: the case store is unreachable ({type(exc.orig).__name__}); "
+                   "nothing was recorded, try again in a moment", err=True)
+        sys.exit(1)
     except ProtectError as exc:
         if "--json" in sys.argv:
             typer.echo(json.dumps(exc.to_dict(), ensure_ascii=False, indent=2), err=False)
