@@ -47,6 +47,9 @@ class Topology:
     proxy_port: int = 4300
     api_ports: tuple[int, ...] = (4301, 4302)
     workers: int = 2
+    # Flow runs at once per worker: each is a Python process of its own (~150 MB, 1-3 s of
+    # CPU to start), so a burst of starts queues in Prefect instead of exhausting the machine.
+    worker_limit: int = 4
     pool: str = POOL
 
     def db_url(self, driver: str, name: str) -> str:
@@ -163,7 +166,8 @@ class Cluster:
         cmds["dispatcher"] = [py, "-m", "app", "dispatch", "--every", "0.2"]
         for i in range(t.workers):
             cmds[f"worker-{i + 1}"] = [py, "-m", "prefect", "worker", "start", "--pool", t.pool,
-                                       "--type", "process", "--name", f"worker-{i + 1}"]
+                                       "--type", "process", "--name", f"worker-{i + 1}",
+                                       "--limit", str(t.worker_limit)]
         return cmds
 
     def env(self) -> dict[str, str]:

@@ -3,6 +3,7 @@ sweeps on two machines, a restart of everything. Every wait is bounded; loopback
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -181,10 +182,13 @@ def test_two_sweeps_on_two_machines_fire_each_timer_once_and_take_each_rung_once
     with db() as session:
         fired = session.exec(select(AuditEvent.detail).where(
             AuditEvent.procedure_run_id == run_id, AuditEvent.action == "timer.fired")).all()
-        rungs = session.exec(select(AuditEvent.detail).where(
+        rungs = session.exec(select(AuditEvent.task_id).where(
             AuditEvent.procedure_run_id == run_id, AuditEvent.action == "task.escalated")).all()
     assert sorted(d["timer"] for d in fired) == sorted(f"t{i}" for i in range(40))
-    assert len(rungs) == 40 and len({d["task_id"] for d in rungs}) == 40
+    assert len(rungs) == 40 and len(set(rungs)) == 40
+    reports = [json.loads(o.stdout) for o in outputs]
+    assert sum(r["timers_fired"] for r in reports) == 40
+    assert sum(r["tasks_escalated"] for r in reports) == 40
     assert _count(HumanTask, HumanTask.procedure_run_id == run_id, HumanTask.rung == 1) == 40
     assert _count(Timer, Timer.procedure_run_id == run_id, Timer.status == "fired") == 40
     with db() as session:  # their resumes wait for a run that never suspends: retire them
@@ -240,3 +244,15 @@ def _pending_timer(run_id: int) -> Timer | None:
     with db() as session:
         return session.exec(select(Timer).where(Timer.procedure_run_id == run_id,
                                                 Timer.status == "pending")).first()
+
+
+def test_no_personal_data_reaches_the_clusters_logs(cluster: Cluster) -> None:
+    """The guard of tests/test_personal_data.py, over every process of the cluster."""
+    from tests.helpers import PERSONAL
+
+    assert PERSONAL, "the tests above wrote personal data"
+    logs = {p.name: p.read_text(encoding="utf-8", errors="replace")
+            for p in cluster.log_dir.glob("*.log")}
+    assert {"api-1.log", "api-2.log", "services.log", "worker-1.log", "dispatcher.log"} <= set(logs)
+    leaks = [(name, value) for name, text in logs.items() for value in PERSONAL if value in text]
+    assert leaks == []
