@@ -211,13 +211,15 @@ def recover_crashed_runs(*, limit: int = 200) -> int:
         )
         from prefect.client.schemas.objects import StateType
         from prefect.client.schemas.sorting import FlowRunSort
+        from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 
-        from app.dispatch import prefect_client
+        from app.dispatch import PREFECT_RETRIES, prefect_client
 
-        crashed = prefect_client().read_flow_runs(
-            flow_run_filter=FlowRunFilter(state=FlowRunFilterState(
-                type=FlowRunFilterStateType(any_=[StateType.CRASHED]))),
-            sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=limit)
+        with temporary_settings({PREFECT_CLIENT_MAX_RETRIES: PREFECT_RETRIES}):
+            crashed = prefect_client().read_flow_runs(
+                flow_run_filter=FlowRunFilter(state=FlowRunFilterState(
+                    type=FlowRunFilterStateType(any_=[StateType.CRASHED]))),
+                sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=limit)
     except Exception as exc:  # noqa: BLE001 - Prefect may be down: the next sweep looks again
         log.warning("crashed runs not checked: %s", type(exc).__name__)
         return 0
