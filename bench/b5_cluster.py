@@ -87,20 +87,23 @@ def _load(args: argparse.Namespace) -> dict[str, float]:
     from sqlmodel import select
 
     from app import clock, services
-    from app.errors import ProtectError
+    from app.errors import Conflict, ProtectError
     from app.store import db
     from models import HumanTask, ProcedureRun
     from tests.helpers import intake_form
 
     t0 = time.monotonic()
     run_ids = []
-    for _ in range(args.cases):
-        with db() as session:
-            case = services.open_case(session=session, data=intake_form(), actor="bench",
-                                      now=clock.now())
-            run = services.start_procedure(session=session, case_id=case.id, code="R2",
-                                           actor="bench", now=clock.now())
-            run_ids.append(int(run.id))
+    while len(run_ids) < args.cases:
+        try:
+            with db() as session:
+                case = services.open_case(session=session, data=intake_form(), actor="bench",
+                                          now=clock.now())
+                run = services.start_procedure(session=session, case_id=case.id, code="R2",
+                                               actor="bench", now=clock.now())
+                run_ids.append(int(run.id))
+        except Conflict:
+            continue  # a random ID number that another case drew: draw again
     open_s = time.monotonic() - t0
     print(f"{args.cases} cases opened and started in {open_s:.0f} s", flush=True)
 
