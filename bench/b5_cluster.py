@@ -79,8 +79,8 @@ def main() -> None:  # noqa: C901 - one scenario, read top to bottom
         f"process starts, not PostgreSQL or Prefect's API, bound the rate here. On several "
         f"machines the rate grows with the workers; on one machine `protect serve`'s "
         f"in-process executor is faster (B1).")
+    print(body, flush=True)
     write_section("b5-cluster", body, cmd=" ".join(["python -m bench.b5_cluster", *sys.argv[1:]]))
-    print(body)
 
 
 def _load(args: argparse.Namespace) -> dict[str, float]:
