@@ -69,8 +69,9 @@ def main() -> None:  # noqa: C901 - one scenario, read top to bottom
         f"| cases opened and started | {figures['cases']} in {figures['open_s']:.0f} s |\n"
         f"| completions | {figures['completions']} in {figures['seconds']:.0f} s |\n"
         f"| completions per second | {figures['rate']:.2f} |\n"
-        f"| completion → next task, p50 / p95 | {figures['p50']:.1f} s / "
-        f"{figures['p95']:.1f} s ({figures['pairs']} pairs) |\n"
+        f"| completion → next task, p50 / p95 | " + (
+            f"{figures['p50']:.1f} s / {figures['p95']:.1f} s ({figures['pairs']} pairs) |\n"
+            if figures["pairs"] else "not measured: no run reached its next step |\n") +
         f"| errors (refused completions; failed or crashed runs) | {figures['errors']}; "
         f"{figures['bad_runs']} |\n"
         f"| runs that opened their first task | {figures['started']} of {figures['cases']} |\n\n"
