@@ -37,7 +37,7 @@ cluster-setup: $(CLUSTER_STAMP)
 cluster: cluster-setup
 	$(BIN)/protect cluster up
 
-# The fault tests, on a private PostgreSQL and Redis of their own (about 10 minutes).
+# The fault tests, on a private PostgreSQL and Redis of their own (5 to 10 minutes).
 test-cluster: cluster-setup
 	PROTECT_CLUSTER_TESTS=1 $(BIN)/python -m pytest tests/cluster -m cluster
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
@@ -193,15 +193,20 @@ def emit_escalation_events(escalations: list[dict[str, Any]]) -> None:
 
 
 RECOVER_MAX = 5  # recoveries of one procedure run; a run that keeps crashing then fails
+# A worker moves a run to Pending, then starts its process, which makes it Running within
+# seconds. A run Pending for longer was dropped by a worker that failed half-way (e.g. its API
+# calls failed during a database restart) and could not mark it crashed: no process has it.
+STUCK_PENDING = timedelta(minutes=3)
 
 
 def recover_crashed_runs(*, limit: int = 200) -> int:
     """Queue a reschedule for each crashed flow run whose procedure is still active.
 
     A flow run is crashed when its process died: its worker was killed, or Prefect's zombie
-    check (app/cluster.py) saw its heartbeats stop. The procedure is not over, so the run is
-    scheduled again and replays from the top (docs/engine.md). Each crash (Prefect's state id)
-    is queued once; after RECOVER_MAX recoveries the procedure is marked failed instead.
+    check (app/cluster.py) saw its heartbeats stop; a run stuck in Pending (STUCK_PENDING) is
+    treated alike. The procedure is not over, so the run is scheduled again and replays from
+    the top (docs/engine.md). Each crash (Prefect's state id) is queued once; after
+    RECOVER_MAX recoveries the procedure is marked failed instead.
     """
     try:
         from prefect.client.schemas.filters import (
@@ -218,12 +223,14 @@ def recover_crashed_runs(*, limit: int = 200) -> int:
         with temporary_settings({PREFECT_CLIENT_MAX_RETRIES: PREFECT_RETRIES}):
             crashed = prefect_client().read_flow_runs(
                 flow_run_filter=FlowRunFilter(state=FlowRunFilterState(
-                    type=FlowRunFilterStateType(any_=[StateType.CRASHED]))),
+                    type=FlowRunFilterStateType(any_=[StateType.CRASHED, StateType.PENDING]))),
                 sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=limit)
     except Exception as exc:  # noqa: BLE001 - Prefect may be down: the next sweep looks again
         log.warning("crashed runs not checked: %s", type(exc).__name__)
         return 0
-    states = {str(fr.id): str(fr.state.id) for fr in crashed if fr.state is not None}
+    stuck_before = clock.now() - STUCK_PENDING
+    states = {str(fr.id): str(fr.state.id) for fr in crashed if fr.state is not None
+              and (fr.state.is_crashed() or fr.state.timestamp < stuck_before)}
     if not states:
         return 0
     now = clock.now()
