@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench setup browser clean
+.PHONY: run test bench setup browser clean cluster cluster-setup test-cluster
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -29,6 +29,22 @@ test: setup
 bench: setup
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,bench]"
 	$(BIN)/python -m bench
+
+# The scaled-out topology on this machine: PostgreSQL :5432 and Redis :6379 (docs/operations.md).
+CLUSTER_STAMP := $(VENV)/.installed-cluster
+
+$(CLUSTER_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,cluster]"
+	touch $(CLUSTER_STAMP)
+
+cluster-setup: $(CLUSTER_STAMP)
+
+cluster: cluster-setup
+	$(BIN)/protect cluster up
+
+# The fault tests, on a private PostgreSQL and Redis of their own (5 to 10 minutes).
+test-cluster: cluster-setup
+	PROTECT_CLUSTER_TESTS=1 $(BIN)/python -m pytest tests/cluster -m cluster
 
 clean:
 	rm -rf var .pytest_cache

@@ -35,6 +35,9 @@ cli.add_typer(procedures_cli, name="procedures")
 cli.add_typer(user_cli, name="user")
 hotline_cli = typer.Typer(help="The hotline's triage rules.", no_args_is_help=True)
 cli.add_typer(hotline_cli, name="hotline")
+cluster_cli = typer.Typer(help="The scaled-out topology (docs/operations.md).",
+                          no_args_is_help=True)
+cli.add_typer(cluster_cli, name="cluster")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
@@ -357,12 +360,28 @@ def history(case: Annotated[str, typer.Option("--case")], as_json: JsonOpt = Fal
 
 
 @cli.command()
-def dispatch() -> None:
-    """Deliver pending outbox messages now."""
+def dispatch(every: Annotated[float | None, typer.Option(
+        help="Keep delivering, polling every this many seconds (the cluster's dispatcher).")
+        ] = None) -> None:
+    """Deliver pending outbox messages now (or continuously, with --every)."""
     from app.dispatch import dispatch as run_dispatch
+    from app.dispatch import run_forever
 
+    if every is not None:
+        if every <= 0:
+            raise ProtectError("--every: a number of seconds greater than 0")
+        run_forever(poll_s=every)
+        return
     r = run_dispatch()
     typer.echo(f"{r.delivered} delivered, {r.failed} failed")
+
+
+@cluster_cli.command("up")
+def cluster_up() -> None:
+    """Run the scaled-out topology on this machine (make cluster): docs/operations.md."""
+    from app.cluster import run_cluster
+
+    run_cluster()
 
 
 # --- indicators (S3) -----------------------------------------------------------------------
@@ -775,8 +794,16 @@ def screening_rules(as_json: JsonOpt = False) -> None:
 
 
 def main() -> None:
+    from sqlalchemy.exc import OperationalError
+
     try:
         cli()
+    except OperationalError as exc:
+        # The case store is down or restarting: say so, without a traceback. Nothing was
+        # half-written (one transaction per command); the same command can simply be repeated.
+        typer.echo(f"error: the case store is unreachable ({type(exc.orig).__name__}); "
+                   "nothing was recorded, try again in a moment", err=True)
+        sys.exit(1)
     except ProtectError as exc:
         if "--json" in sys.argv:
             typer.echo(json.dumps(exc.to_dict(), ensure_ascii=False, indent=2), err=False)

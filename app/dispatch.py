@@ -214,8 +214,23 @@ def _notify(msg: OutboxMessage) -> None:
                 timeout=settings.webhook_timeout_s)
 
 
+def _recover(payload: dict[str, Any]) -> None:
+    """Reschedule a crashed flow run, unless it has moved on since the crash was seen.
+
+    The crashed state's id is the compare-and-set: a second delivery, or a run that another
+    recovery already got going, finds another state and does nothing.
+    """
+    from prefect.states import Scheduled
+
+    client = prefect_client()
+    fr = client.read_flow_run(payload["flow_run_id"])
+    if fr.state is None or str(fr.state.id) != payload["state_id"]:
+        return
+    client.set_flow_run_state(fr.id, Scheduled(name="Recovering"), force=True)
+
+
 def deliver(msg: OutboxMessage) -> None:
-    if msg.kind in ("start", "resume"):
+    if msg.kind in ("start", "resume", "recover"):
         import httpx
         from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 
@@ -226,7 +241,7 @@ def deliver(msg: OutboxMessage) -> None:
         # busy answer. After that a busy Prefect is asked again soon (`Busy`), not backed off.
         try:
             with temporary_settings({PREFECT_CLIENT_MAX_RETRIES: PREFECT_RETRIES}):
-                (_start if msg.kind == "start" else _resume)(msg.payload)
+                {"start": _start, "resume": _resume, "recover": _recover}[msg.kind](msg.payload)
         except httpx.HTTPStatusError as exc:
             if exc.response.status_code in BUSY_STATUS:
                 raise Busy(f"Prefect is busy ({exc.response.status_code})") from exc
@@ -302,8 +317,10 @@ class Dispatcher:
     A claimed message is leased (`LEASE`), so the next poll does not see it again.
     """
 
-    def __init__(self, *, workers: int, kinds: Iterable[str] = ("resume", "start")) -> None:
-        self.workers, self.kinds = workers, tuple(kinds)
+    def __init__(self, *, workers: int, kinds: Iterable[str] | None = ("resume", "start")
+                 ) -> None:
+        self.workers = workers
+        self.kinds = tuple(kinds) if kinds is not None else None  # None: every kind
         self.pool = ThreadPoolExecutor(workers, thread_name_prefix="dispatch")
         self.in_flight = 0
         self.lock = threading.Lock()
@@ -347,3 +364,32 @@ def _deliver_one(msg: OutboxMessage) -> Exception | None:
         return exc
     _finish(msg, None)
     return None
+
+
+def run_forever(*, poll_s: float = 0.2, workers: int = 8, stop: threading.Event | None = None
+                ) -> None:
+    """Deliver due starts, resumes and notifications until stopped (the cluster's dispatcher).
+
+    An outage of the case store or of Prefect is reported once when it begins and once when it
+    ends, with the error's type; the loop keeps polling, so nothing waits for a restart.
+    """
+    stop = stop or threading.Event()
+    dispatcher = Dispatcher(workers=workers, kinds=None)
+    outage: str | None = None
+    log.info("dispatcher polling every %.1f s", poll_s)
+    try:
+        while not stop.is_set():
+            try:
+                dispatcher.poll()
+            except Exception as exc:  # noqa: BLE001 - the case store may be restarting
+                if outage is None:
+                    outage = type(exc).__name__
+                    log.error("case store unreachable (%s): retrying every %.1f s; "
+                              "no message is lost", outage, poll_s)
+            else:
+                if outage is not None:
+                    log.warning("case store reachable again after %s", outage)
+                    outage = None
+            stop.wait(poll_s)
+    finally:
+        dispatcher.close()

@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     procedures_file: Path | None = Field(
         None, description="The procedure settings (deadlines, waits, ladders), checked at "
                           "start-up; default: the shipped procedures.toml, else the code's.")
+    # `protect cluster up` (make cluster): the PostgreSQL server, the Redis database and the
+    # first of three ports (the proxy; the API processes take the next two).
+    cluster_postgres: str = "postgresql://postgres@127.0.0.1:5432"
+    cluster_redis_url: str = "redis://127.0.0.1:6379/7"
+    cluster_port: int = 4300
     risk_file: Path = Field(SHIPPED_RISK, description="The risk-assessment rules that propose "
                                                       "procedures for screened children.")
 

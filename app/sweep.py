@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from app import audit, clock
 from app.dispatch import dispatch
-from app.engine import split_rung
+from app.engine import finish_run, split_rung
 from app.outbox import timer_message_key
 from app.rules.workdays import due_after
 from app.services import pause_key
@@ -34,6 +34,7 @@ class SweepReport:
     as_of: str
     timers_fired: int = 0
     tasks_escalated: int = 0
+    runs_recovered: int = 0
     delivered: int = 0
     delivery_failures: int = 0
     escalations: list[dict[str, Any]] = field(default_factory=list)
@@ -68,6 +69,19 @@ def _enqueue_all(*, session: Session, messages: list[tuple[str, str, dict[str, A
                      for kind, key, payload in messages if key not in existing])
 
 
+def _lock(conn: Any, table: Any, ids: list[int]) -> set[int]:
+    """Lock these rows for this transaction; the ids this sweep got.
+
+    On PostgreSQL, `SELECT … FOR UPDATE SKIP LOCKED`: rows another sweep is working on are
+    skipped at once instead of waited for (that sweep fires or escalates them). SQLite has
+    no row locks (one writer at a time): every id, and the compare-and-set decides.
+    """
+    if conn.dialect.name != "postgresql":
+        return set(ids)
+    return set(conn.execute(select(table.c.id).where(table.c.id.in_(ids))
+                            .with_for_update(skip_locked=True)).scalars())
+
+
 def fire_timers(*, as_of: datetime, limit: int) -> int:
     with db() as session:
         due = session.exec(select(Timer.id, Timer.key, Timer.case_id, Timer.procedure_run_id)
@@ -79,7 +93,8 @@ def fire_timers(*, as_of: datetime, limit: int) -> int:
     for batch in _batches(sorted(due, key=lambda t: t.id)):
         with db() as session:
             conn = session.connection()
-            taken = [t for t in batch if conn.execute(
+            free = _lock(conn, _TIMER, [t.id for t in batch])
+            taken = [t for t in batch if t.id in free and conn.execute(
                 update(_TIMER).where(_TIMER.c.id == t.id, _TIMER.c.status == "pending")
                 .values(status="fired", fired_at=as_of)).rowcount == 1]
             # A timer another sweep took is skipped: its resume and audit are that sweep's.
@@ -113,8 +128,11 @@ def escalate_tasks(*, as_of: datetime, limit: int) -> list[dict[str, Any]]:
     for batch in _batches(sorted(due, key=lambda t: t.id)):  # id order: see fire_timers
         with db() as session:
             conn = session.connection()
+            free = _lock(conn, _TASK, [t.id for t in batch])
             done = []
             for t in batch:
+                if t.id not in free:
+                    continue  # another sweep holds it now: that sweep takes this rung
                 new_rung = t.rung + 1
                 if new_rung >= len(t.ladder):
                     continue
@@ -174,10 +192,82 @@ def emit_escalation_events(escalations: list[dict[str, Any]]) -> None:
         log.warning("escalation events not sent to Prefect: %s", type(exc).__name__)
 
 
+RECOVER_MAX = 5  # recoveries of one procedure run; a run that keeps crashing then fails
+# A worker moves a run to Pending, then starts its process, which makes it Running within
+# seconds. A run Pending for longer was dropped by a worker that failed half-way (e.g. its API
+# calls failed during a database restart) and could not mark it crashed: no process has it.
+STUCK_PENDING = timedelta(minutes=3)
+
+
+def recover_crashed_runs(*, limit: int = 200) -> int:
+    """Queue a reschedule for each crashed flow run whose procedure is still active.
+
+    A flow run is crashed when its process died: its worker was killed, or Prefect's zombie
+    check (app/cluster.py) saw its heartbeats stop; a run stuck in Pending (STUCK_PENDING) is
+    treated alike. The procedure is not over, so the run is scheduled again and replays from
+    the top (docs/engine.md). Each crash (Prefect's state id) is queued once; after
+    RECOVER_MAX recoveries the procedure is marked failed instead.
+    """
+    try:
+        from prefect.client.schemas.filters import (
+            FlowRunFilter,
+            FlowRunFilterState,
+            FlowRunFilterStateType,
+        )
+        from prefect.client.schemas.objects import StateType
+        from prefect.client.schemas.sorting import FlowRunSort
+        from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
+
+        from app.dispatch import PREFECT_RETRIES, prefect_client
+
+        with temporary_settings({PREFECT_CLIENT_MAX_RETRIES: PREFECT_RETRIES}):
+            crashed = prefect_client().read_flow_runs(
+                flow_run_filter=FlowRunFilter(state=FlowRunFilterState(
+                    type=FlowRunFilterStateType(any_=[StateType.CRASHED, StateType.PENDING]))),
+                sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=limit)
+    except Exception as exc:  # noqa: BLE001 - Prefect may be down: the next sweep looks again
+        log.warning("crashed runs not checked: %s", type(exc).__name__)
+        return 0
+    stuck_before = clock.now() - STUCK_PENDING
+    states = {str(fr.id): str(fr.state.id) for fr in crashed if fr.state is not None
+              and (fr.state.is_crashed() or fr.state.timestamp < stuck_before)}
+    if not states:
+        return 0
+    now = clock.now()
+    queued, give_up = 0, []
+    with db() as session:
+        runs = session.exec(select(ProcedureRun).where(
+            col(ProcedureRun.flow_run_id).in_(list(states)),
+            col(ProcedureRun.status).in_(["starting", "running"]))).all()
+        for run in runs:
+            prefix = f"recover:{run.id}:"
+            key = prefix + states[str(run.flow_run_id)]
+            earlier = session.exec(select(OutboxMessage.dedupe_key).where(
+                col(OutboxMessage.dedupe_key).startswith(prefix))).all()
+            if key in earlier:
+                continue
+            if len(earlier) >= RECOVER_MAX:
+                give_up.append(int(run.id))
+                continue
+            session.add(OutboxMessage(
+                kind="recover", dedupe_key=key, created_at=now, next_attempt_at=now,
+                payload={"procedure_run_id": run.id, "flow_run_id": run.flow_run_id,
+                         "state_id": states[str(run.flow_run_id)]}))
+            audit.record(session=session, at=now, actor="sweep", action="run.recovering",
+                         case_id=run.case_id, procedure_run_id=run.id,
+                         recovery=len(earlier) + 1)
+            queued += 1
+    for run_id in give_up:
+        log.error("procedure run %s crashed %d times: marked failed", run_id, RECOVER_MAX + 1)
+        finish_run(run_id, "crashed", status="failed")
+    return queued
+
+
 def sweep(*, now: datetime | None = None, limit: int = 1000, deliver: bool = True) -> SweepReport:
     """One pass, as of `now` (default: the clock)."""
     as_of = now or clock.now()
     report = SweepReport(as_of=as_of.isoformat())
+    report.runs_recovered = recover_crashed_runs()
     report.timers_fired = fire_timers(as_of=as_of, limit=limit)
     report.escalations = escalate_tasks(as_of=as_of, limit=limit)
     report.tasks_escalated = len(report.escalations)

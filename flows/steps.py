@@ -231,7 +231,13 @@ def morning(day: date) -> datetime:
 
 
 def on_failure(flow: Any, flow_run: Any, state: Any) -> None:
-    """Record in the case store that the procedure failed (the flow run holds the why)."""
+    """Record in the case store that the procedure failed (the flow run holds the why).
+
+    A crash is the machine's, not the procedure's (a killed worker, a lost process): the run
+    stays active and the sweep reschedules it (app/sweep.py:recover_crashed_runs).
+    """
+    if state is not None and state.is_crashed():
+        return
     run_id = (flow_run.parameters or {}).get("procedure_run_id")
     if run_id is not None:
         engine.finish_run(int(run_id), "failed", status="failed")

@@ -18,6 +18,10 @@ import pytest
 
 # Which case store the whole suite runs on: "sqlite" (default) or "postgres".
 TEST_DATABASE = os.environ.get("PROTECT_TEST_DATABASE", "sqlite")
+# The fault tests of the scaled-out topology (tests/cluster/) bring up a whole cluster and
+# point this process at it: they run in a pytest session of their own, `make test-cluster`.
+CLUSTER_TESTS = os.environ.get("PROTECT_CLUSTER_TESTS") == "1"
+collect_ignore = [] if CLUSTER_TESTS else ["cluster"]
 for _name in [n for n in os.environ if n.startswith(("PREFECT_", "PROTECT_"))]:
     del os.environ[_name]
 

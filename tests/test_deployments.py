@@ -39,3 +39,17 @@ def test_every_entrypoint_is_the_flow_that_is_served() -> None:
         assert (ROOT / path).exists()
         assert served[code].fn.__name__ == name
         assert served[code].name == proc.flow_name
+
+
+def test_every_deployment_runs_on_the_process_pool_and_the_cluster_pools_are_described() -> None:
+    spec = yaml.safe_load((ROOT / "deployments" / "prefect.yaml").read_text())
+    assert {d["name"]: d.get("work_pool", {}).get("name") for d in spec["deployments"]} == {
+        d["name"]: "protect-process" for d in spec["deployments"]}
+    [pull] = spec["pull"]
+    assert pull["prefect.deployments.steps.set_working_directory"]["directory"] == \
+        "{{ $PROTECT_ROOT }}"
+    pools = spec["definitions"]["work_pools"]
+    for pool in ("docker", "kubernetes"):
+        variables = pools[pool]["job_variables"]
+        assert variables["image"] and variables["env"]["PROTECT_ENV"] == "production"
+    assert pools["kubernetes"]["job_variables"]["namespace"] == "protect"
