@@ -368,7 +368,7 @@ def _deliver_one(msg: OutboxMessage) -> Exception | None:
 
 def run_forever(*, poll_s: float = 0.2, workers: int = 8, stop: threading.Event | None = None
                 ) -> None:
-    """Deliver due starts, resumes and notifications until stopped (the cluster's dispatcher).
+    """Deliver every kind of due message until stopped (the cluster's dispatcher).
 
     An outage of the case store or of Prefect is reported once when it begins and once when it
     ends, with the error's type; the loop keeps polling, so nothing waits for a restart.

@@ -1,6 +1,6 @@
-"""B5: load on the scaled-out topology: cases, agencies completing tasks for minutes, two workers.
+"""Cluster load: the scaled-out topology: cases, agencies completing tasks for minutes, two workers.
 
-    python -m bench.b5_cluster [--cases 1000] [--minutes 5] [--agencies 4]
+    python -m bench.cluster_load [--cases 1000] [--minutes 5] [--agencies 4]
 
 Brings up the whole cluster (app/cluster.py) on the machine's PostgreSQL and Redis with
 databases and a Redis database number of its own (dropped at the end), opens the cases and
@@ -58,7 +58,7 @@ def main() -> None:  # noqa: C901 - one scenario, read top to bottom
         cluster.stop()
         _drop(topology)
     body = (
-        f"## B5: the scaled-out topology under load\n\n"
+        f"## Cluster load: the scaled-out topology (issue 7)\n\n"
         f"{args.cases} cases (R2 each) opened and started on the cluster of "
         f"[operations.md](operations.md) (two API processes behind the proxy, services, Redis, "
         f"two process workers with 4 runs each, PostgreSQL for both stores), then "
@@ -81,7 +81,8 @@ def main() -> None:  # noqa: C901 - one scenario, read top to bottom
         f"machines the rate grows with the workers; on one machine `protect serve`'s "
         f"in-process executor is faster (B1).")
     print(body, flush=True)
-    write_section("b5-cluster", body, cmd=" ".join(["python -m bench.b5_cluster", *sys.argv[1:]]))
+    write_section("cluster-load", body,
+                  cmd=" ".join(["python -m bench.cluster_load", *sys.argv[1:]]))
 
 
 def _load(args: argparse.Namespace) -> dict[str, float]:
