@@ -6,9 +6,9 @@ because Prefect reads its settings once. In a variant:
   discharge, claim with its suite and its check in the flow, payment), on the local system
   (Prefect server + `protect serve`). All are started at once through the service layer (the
   serving process's dispatcher delivers the starts, as for the API); a start counts when its
-  first task is open. A pool of simulated agencies completes every task through the service
-  layer as soon as it appears, for up to 240 s (120 s with --quick); rates are taken over
-  what was done by then.
+  first task is open. Then a pool of simulated agencies completes every task through the
+  service layer as soon as it appears, for up to 240 s (120 s with --quick); rates are taken
+  over what was done by then.
 - stock: the bare five-step flow (bench/bare.py) served with `flow.serve()` and Prefect's
   default settings; resumed by the same kind of pool. Fewer cases, for 60 s (45 s): it is
   slow, and a rate needs no more.
@@ -55,23 +55,30 @@ def _rss_mb(pid: int, field: str) -> float:
     return 0.0
 
 
-def _cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) used so far by `pid` and its live descendants."""
+def _cpu_s(pid: int, descendants: bool = True) -> float:
+    """CPU seconds (user + system) used so far by `pid`, and by its live descendants."""
     total = 0.0
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError):
         return 0.0
+    if not descendants:
+        return total
     children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True,
                               text=True).stdout.split()
     return total + sum(_cpu_s(int(c)) for c in children)
 
 
+def _cpu_of(name: str, pid: int) -> float:
+    # The driver started the server and the executing process: count it alone.
+    return _cpu_s(pid, descendants=name != "driver")
+
+
 def _cpu_per_cycle(before: dict[str, float], pids: dict[str, int], cycles: int
                    ) -> dict[str, float]:
     """Milliseconds of CPU each process spent per flow-run cycle since `before`."""
-    return {name: round(1000 * (_cpu_s(pid) - before[name]) / max(cycles, 1), 1)
+    return {name: round(1000 * (_cpu_of(name, pid) - before[name]) / max(cycles, 1), 1)
             for name, pid in pids.items()}
 
 
@@ -175,14 +182,16 @@ def run_ours(cases: int, budget_s: float, pids: dict[str, int]) -> dict[str, Any
         case_ids = [services.open_case(session=session, data=intake_form(), actor="bench",
                                        now=clock.now()).id for _ in range(cases)]
     stop = threading.Event()
-    cpu_before = {name: _cpu_s(pid) for name, pid in pids.items()}
+    cpu_before = {name: _cpu_of(name, pid) for name, pid in pids.items()}
     t0 = time.monotonic()
     run_ids = _start_all(case_ids)
+    starts_s = _wait_first_tasks(run_ids, t0, budget_s)
+    # The agencies begin once every procedure waits at its first step, as the baselines
+    # resume once every bare run is started: the rates compare the same work.
     pool_result: list[list[float]] = []
     pool = threading.Thread(target=lambda: pool_result.append(_agency_pool(run_ids, stop)))
     pool.start()
-    starts_s = _wait_first_tasks(run_ids, t0, budget_s)
-    deadline = t0 + budget_s
+    deadline = time.monotonic() + budget_s
     while time.monotonic() < deadline:
         with db() as session:
             finished = session.exec(select(ProcedureRun.id).where(
@@ -327,7 +336,7 @@ def run_bare(mode: str, cases: int, budget_s: float, home: Path, server_pid: int
                     time.sleep(0.5)
             time.sleep(2)
             pids = {"prefect server": server_pid, "runner": proc.pid, "driver": os.getpid()}
-            cpu_before = {n: _cpu_s(pid) for n, pid in pids.items()}
+            cpu_before = {n: _cpu_of(n, pid) for n, pid in pids.items()}
             for _ in range(cases):
                 run_deployment(name, timeout=0, parameters={"steps": STEPS})
             resumed: dict[tuple[str, str], float] = {}
