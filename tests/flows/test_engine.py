@@ -65,7 +65,8 @@ def test_a_missed_deadline_climbs_one_rung_per_sweep_up_to_the_office(system) ->
 
     with db() as session:
         audit = session.exec(select(AuditEvent).where(
-            AuditEvent.task_id == task.id, AuditEvent.action == "task.escalated")).all()
+            AuditEvent.task_id == task.id, AuditEvent.action == "task.escalated")
+            .order_by(col(AuditEvent.id))).all()
         notes = session.exec(select(OutboxMessage).where(
             col(OutboxMessage.dedupe_key).startswith(f"notify:task:{task.id}:rung:"))).all()
     assert [a.detail["to"] for a in audit] == ["mca", "office"]
