@@ -7,6 +7,7 @@
                                         └── Redis: messaging, event ordering, docket, leases
     worker-1, worker-2                     (prefect worker start --type process), one pool
     dispatcher                             (protect dispatch --every 0.2): the outbox
+    web :8300                              our REST API and pages (uvicorn), on the case store
 
 Every process gets the same environment (`Topology.env`): the case store and Prefect's API
 address for our code, Prefect's database and Redis for the server. `make cluster` runs
@@ -46,6 +47,7 @@ class Topology:
     prefect_db: str = "protect_cluster_prefect"
     proxy_port: int = 4300
     api_ports: tuple[int, ...] = (4301, 4302)
+    web_port: int = 8300
     workers: int = 2
     # Flow runs at once per worker: each is a Python process of its own (~150 MB, 1-3 s of
     # CPU to start), so a burst of starts queues in Prefect instead of exhausting the machine.
@@ -63,6 +65,11 @@ class Topology:
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.proxy_port}/api"
 
+    @property
+    def web_url(self) -> str:
+        """Our REST API (its `/health` is the web process's)."""
+        return f"http://127.0.0.1:{self.web_port}/api/v1"
+
     def env(self) -> dict[str, str]:
         """The environment of every process of the cluster (and of an operator's shell)."""
         prefect_home = self.home / "prefect"
@@ -72,6 +79,10 @@ class Topology:
             "PROTECT_DATABASE_URL": self.store_url,
             "PREFECT_API_URL": self.api_url,
             "PREFECT_UI_API_URL": self.api_url,
+            # Our API and pages; their links to a flow run go to the UI behind the proxy.
+            "PROTECT_API_HOST": "127.0.0.1",
+            "PROTECT_API_PORT": str(self.web_port),
+            "PROTECT_PREFECT_UI": self.api_url.removesuffix("/api"),
             "PREFECT_HOME": str(prefect_home),
             "PREFECT_LOCAL_STORAGE_PATH": str(prefect_home / "storage"),
             "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
@@ -89,6 +100,10 @@ class Topology:
             "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_S),
             "PREFECT_WORKER_QUERY_SECONDS": "1",
             "PREFECT_WORKER_PREFETCH_SECONDS": "1",
+            # A burst of starts waits in the outbox while a run already waits for each worker
+            # (each asks for runs every second), so the resumes of cases under way are not
+            # queued behind it.
+            "PROTECT_START_BACKLOG": str(self.workers),
         }
 
     def write_env_file(self) -> Path:
@@ -105,7 +120,8 @@ def topology_from_settings() -> Topology:
     s = get_settings()
     return Topology(home=s.home / "cluster", postgres=s.cluster_postgres,
                     redis_url=s.cluster_redis_url, proxy_port=s.cluster_port,
-                    api_ports=(s.cluster_port + 1, s.cluster_port + 2))
+                    api_ports=(s.cluster_port + 1, s.cluster_port + 2),
+                    web_port=s.cluster_web_port)
 
 
 def ensure_databases(topology: Topology) -> None:
@@ -168,6 +184,8 @@ class Cluster:
             cmds[f"worker-{i + 1}"] = [py, "-m", "prefect", "worker", "start", "--pool", t.pool,
                                        "--type", "process", "--name", f"worker-{i + 1}",
                                        "--limit", str(t.worker_limit)]
+        cmds["web"] = [py, "-m", "uvicorn", "app.api:create_app", "--factory",
+                       "--host", "127.0.0.1", "--port", str(t.web_port), "--no-access-log"]
         return cmds
 
     def env(self) -> dict[str, str]:
@@ -286,6 +304,8 @@ class Cluster:
         for name in self.commands():
             if name.startswith("worker-") or name == "dispatcher":
                 self.start(name)
+        self.start("web")
+        self.wait_healthy(self.topology.web_url, "web")
         self.wait_for_workers()
 
 
@@ -311,7 +331,7 @@ def deploy() -> None:
             await client.create_automation(zombie_automation())
 
     asyncio.run(pool_and_automation())
-    env = {**os.environ, "PROTECT_ROOT": str(ROOT)}
+    env = {**os.environ, "PROTECT_ROOT": str(ROOT), "PROTECT_PYTHON": sys.executable}
     subprocess.run([sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--all",
                     "--prefect-file", PREFECT_FILE], cwd=ROOT, env=env, check=True,
                    stdout=subprocess.DEVNULL)
@@ -346,6 +366,13 @@ def zombie_automation():  # type: ignore[no-untyped-def]
 
 def run_cluster() -> None:
     """`protect cluster up`: bring the topology up, print where things are, wait for Ctrl-C."""
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    # Ctrl-C, and SIGTERM (systemd, `docker stop`, kill) stop every process the same way; also
+    # when started in the background, where a shell hands Python SIGINT ignored.
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     topology = topology_from_settings()
     cluster = Cluster(topology)
     try:
@@ -354,13 +381,17 @@ def run_cluster() -> None:
         for name, port in zip([n for n in cluster.commands() if n.startswith("api-")],
                               topology.api_ports, strict=True):
             print(f"  {name}: http://127.0.0.1:{port}/api")
+        print(f"Pages:        http://127.0.0.1:{topology.web_port}/  "
+              f"(API: {topology.web_url}; first user: `protect user add`, with the "
+              "environment below)")
         print(f"Case store:   {topology.store_url.split('@')[-1]}")
         print(f"Prefect DB:   {topology.db_url('asyncpg', topology.prefect_db).split('@')[-1]}")
         print(f"Redis:        {topology.redis_url.split('@')[-1]}")
         print(f"Work pool:    {topology.pool}, {topology.workers} process workers")
         print(f"Logs:         {cluster.log_dir}/")
         print(f"Environment:  source {topology.home / 'env'}  (then: python -m app …)")
-        print("Ctrl-C stops every process (the data stays in PostgreSQL).", flush=True)
+        print("Ctrl-C (or SIGTERM) stops every process (the data stays in PostgreSQL).",
+              flush=True)
         while True:
             for name in list(cluster.procs):
                 if not cluster.alive(name):

@@ -32,6 +32,8 @@ NOT_YET_RETRY = timedelta(seconds=0.2)
 BUSY_RETRY_S = (0.3, 1.5)  # a busy Prefect: try again after a random delay in this range
 PREFECT_RETRIES = 1  # per delivery attempt, inside Prefect's client
 BUSY_STATUS = frozenset({429, 503})
+HELD_RETRY_S = (1.0, 3.0)  # a start held back by the backlog: look again after this long
+BACKLOG_TTL_S = 1.0  # one count of the backlog serves every start for this long
 
 
 class NotYet(Exception):
@@ -50,6 +52,19 @@ class Busy(NotYet):
 
     def retry_after(self) -> timedelta:
         return timedelta(seconds=random.uniform(*BUSY_RETRY_S))
+
+
+class Held(NotYet):
+    """A start held back: enough flow runs already wait for a worker (`start_backlog`).
+
+    Prefect gives a worker its due runs oldest first, and a resumed run is due from the
+    moment it resumes, so a burst of a thousand starts would put every resume of a case
+    already under way behind all of them. Held starts stay in the outbox, in order, and are
+    not failed attempts; resumes are never held.
+    """
+
+    def retry_after(self) -> timedelta:
+        return timedelta(seconds=random.uniform(*HELD_RETRY_S))
 
 
 @dataclass
@@ -114,11 +129,50 @@ def prefect_client() -> Any:
         return client
 
 
+_backlog: dict[str, float] = {}  # "count" and "at" (monotonic), shared by the threads
+_backlog_lock = threading.Lock()
+
+
+def backlog(*, fresh: bool = False) -> int:
+    """Flow runs waiting in Prefect for a worker now: due and Scheduled (Late too), or Pending.
+
+    Counted once per `BACKLOG_TTL_S` for the whole process; `fresh` counts again.
+    """
+    import time
+
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterExpectedStartTime,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
+
+    with _backlog_lock:
+        if not fresh and time.monotonic() - _backlog.get("at", -1e9) < BACKLOG_TTL_S:
+            return int(_backlog["count"])
+        with temporary_settings({PREFECT_CLIENT_MAX_RETRIES: PREFECT_RETRIES}):
+            count = prefect_client().count_flow_runs(flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(type=FlowRunFilterStateType(
+                    any_=[StateType.SCHEDULED, StateType.PENDING])),
+                expected_start_time=FlowRunFilterExpectedStartTime(before_=clock.now())))
+        _backlog.update(count=count, at=time.monotonic())
+        return int(count)
+
+
 def _start(payload: dict[str, Any]) -> None:
     from prefect.deployments import run_deployment
 
     from flows.catalog import procedure
 
+    limit = get_settings().start_backlog
+    if limit > 0:
+        waiting = backlog()
+        if waiting >= limit:
+            raise Held(f"held: {waiting} flow runs wait for a worker (limit {limit})")
+        with _backlog_lock:  # this start joins the backlog until it is counted again
+            _backlog["count"] = _backlog.get("count", 0) + 1
     with db() as session:
         run = session.get(ProcedureRun, payload["procedure_run_id"])
         assert run is not None
@@ -292,10 +346,13 @@ def dispatch(
 
 
 def _pending(*, ids: Iterable[int] | None = None, kinds: Iterable[str] | None = None,
-             keys: Iterable[str] | None = None, limit: int = 500) -> list[OutboxMessage]:
+             keys: Iterable[str] | None = None, limit: int = 500,
+             exclude: Iterable[str] = ()) -> list[OutboxMessage]:
     """Pending messages that are due (or exactly `ids`), oldest first."""
     with db() as session:
         stmt = select(OutboxMessage).where(OutboxMessage.status == "pending")
+        if exclude:
+            stmt = stmt.where(col(OutboxMessage.kind).not_in(list(exclude)))
         if ids is not None:
             stmt = stmt.where(col(OutboxMessage.id).in_(list(ids)))
         else:
@@ -332,7 +389,7 @@ class Dispatcher:
         if free <= 0:
             return 0
         started = 0
-        for msg in _pending(kinds=self.kinds, limit=free):
+        for msg in _pending(kinds=self.kinds, limit=free, exclude=self._held_kinds()):
             if not _claim(msg):
                 continue  # another dispatcher has it
             with self.lock:
@@ -340,6 +397,17 @@ class Dispatcher:
             self.pool.submit(self._deliver, msg)
             started += 1
         return started
+
+    def _held_kinds(self) -> tuple[str, ...]:
+        """("start",) while starts are held (`Held`): they are left where they are, due and
+        in order, instead of being claimed only to be put back."""
+        limit = get_settings().start_backlog
+        if limit <= 0 or (self.kinds is not None and "start" not in self.kinds):
+            return ()
+        try:
+            return ("start",) if backlog() >= limit else ()
+        except Exception:  # noqa: BLE001 - Prefect unreachable: each start finds out itself
+            return ()
 
     def _deliver(self, msg: OutboxMessage) -> None:
         try:

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     # Flow runs executing at once in one serving process. Prefect's server on SQLite takes
     # one writer at a time: more concurrent runs only contend for its lock.
     executor_concurrency: int = 8
+    start_backlog: int = Field(
+        0, description="Hold procedure starts in the outbox while this many flow runs already "
+                       "wait in Prefect for a worker (due and Scheduled, or Pending), so a "
+                       "burst of starts does not queue ahead of the cases under way; 0 holds "
+                       "none. `protect cluster up` sets it to its workers' slots.")
     reports_dir: Path | None = Field(
         None, description="Where the monthly report files go; default: reports/ under home.")
     procedures_file: Path | None = Field(
@@ -61,6 +66,7 @@ class Settings(BaseSettings):
     cluster_postgres: str = "postgresql://postgres@127.0.0.1:5432"
     cluster_redis_url: str = "redis://127.0.0.1:6379/7"
     cluster_port: int = 4300
+    cluster_web_port: int = Field(8300, description="The cluster's REST API and pages.")
     risk_file: Path = Field(SHIPPED_RISK, description="The risk-assessment rules that propose "
                                                       "procedures for screened children.")
 

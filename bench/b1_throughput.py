@@ -519,14 +519,66 @@ def run(*, quick: bool = False) -> str:
     return "\n".join([*lines, b5])
 
 
+def suspended_only(n: int) -> str:
+    """B5's second figure alone: the serving process's RSS with `n` procedures suspended.
+
+    The full B1 ends with it too; this measures it without the throughput parts (about
+    n / 2 seconds of starts here), for the size the target names.
+    """
+    from bench.common import write_section
+
+    home = Path(tempfile.mkdtemp(prefix="protect-b5-"))
+    _setup_env("sqlite", home)
+    from app.settings import configure_prefect_env, get_settings
+
+    configure_prefect_env()
+    from app.agencies import seed_agencies
+    from app.local import PrefectServer, Runner
+    from app.store import db
+    from models.db import migrate
+
+    migrate(get_settings().database_url)
+    with db() as session:
+        seed_agencies(session=session)
+    server = PrefectServer(home / "log" / "server.log")
+    runner = Runner(home / "log" / "serve.log")
+    server.start()
+    runner.start()
+    try:
+        before = _rss_mb(runner.proc.pid, "VmRSS")
+        out = suspend_many(n)
+        after = _rss_mb(runner.proc.pid, "VmRSS")
+        peak = _rss_mb(runner.proc.pid, "VmHWM")
+        server_rss = _rss_mb(server.proc.pid, "VmRSS")
+    finally:
+        runner.stop()
+        server.stop()
+    line = f"B5 serve_rss_mb_{n}_suspended={after:.0f} serve_peak_rss_mb={peak:.0f}"
+    write_section("B5-suspended", (
+        f"## B5: the serving process with {n} procedures suspended\n\n"
+        f"{n} M1 procedures started through the service layer on the local system (SQLite, "
+        f"Prefect server + `protect serve`), each waiting at its first step, suspended in "
+        f"Prefect. `protect serve` held {before:.0f} MB before the starts and {after:.0f} MB "
+        f"after (peak {peak:.0f} MB; target: under 300 MB with 1,000); Prefect's server held "
+        f"{server_rss:.0f} MB. The starts ran at {out['suspend_starts_per_s']:.2f}/s. A "
+        f"suspended procedure holds nothing in the serving process: its state is in Prefect's "
+        f"database and the case store, and it is executed again only when it resumes.\n\n"
+        f"```\n{line}\n```\n"), cmd=f"python -m bench.b1_throughput --suspended {n}")
+    return line
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--suspended", type=int, metavar="N",
+                        help="only B5's serving-process RSS with N procedures suspended")
     parser.add_argument("--variant", choices=["sqlite", "postgres"])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--ours-only", type=int, metavar="CASES",
                         help="only our procedures, this many cases (for tuning)")
     args = parser.parse_args()
-    if args.variant:
+    if args.suspended:
+        print(suspended_only(args.suspended))
+    elif args.variant:
         print(json.dumps(variant(args.variant, args.quick, ours_only=args.ours_only)))
     else:
         print(run(quick=args.quick))

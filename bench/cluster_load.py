@@ -12,12 +12,14 @@ the same run in the case store. Needs the `cluster` extra (make cluster-setup).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from bench.common import percentile, write_section
 
@@ -44,7 +46,7 @@ def main() -> None:  # noqa: C901 - one scenario, read top to bottom
     topology = Topology(home=Path(tempfile.mkdtemp(prefix="protect-b5-")),
                         redis_url=f"redis://127.0.0.1:6379/{REDIS_DB}",
                         store_db=f"protect_b5_{tag}", prefect_db=f"protect_b5_prefect_{tag}",
-                        proxy_port=4310, api_ports=(4311, 4312))
+                        proxy_port=4310, api_ports=(4311, 4312), web_port=8310)
     for name in [n for n in os.environ if n.startswith(("PREFECT_", "PROTECT_"))]:
         del os.environ[name]
     os.environ.update(topology.env())
@@ -53,45 +55,88 @@ def main() -> None:  # noqa: C901 - one scenario, read top to bottom
         t0 = time.monotonic()
         cluster.up()
         print(f"cluster up in {time.monotonic() - t0:.0f} s", flush=True)
-        figures = _load(args)
+        figures = _load(args, lambda: _cpu_by_part(cluster))
     finally:
         cluster.stop()
         _drop(topology)
-    body = (
-        f"## Cluster load: the scaled-out topology (issue 7)\n\n"
-        f"{args.cases} cases (R2 each) opened and started on the cluster of "
-        f"[operations.md](operations.md) (two API processes behind the proxy, services, Redis, "
-        f"two process workers with 4 runs each, PostgreSQL for both stores), then "
-        f"{args.agencies} agency threads completed every open R2 step for "
-        f"{args.minutes:g} minutes. The machine was shared with other developers' work while "
-        f"it ran.\n\n"
-        f"| figure | value |\n|---|---|\n"
-        f"| cases opened and started | {figures['cases']} in {figures['open_s']:.0f} s |\n"
-        f"| completions | {figures['completions']} in {figures['seconds']:.0f} s |\n"
-        f"| completions per second | {figures['rate']:.2f} |\n"
-        f"| completion → next task, p50 / p95 | " + (
-            f"{figures['p50']:.1f} s / {figures['p95']:.1f} s ({figures['pairs']} pairs) |\n"
-            if figures["pairs"] else "not measured: no run reached its next step |\n") +
-        f"| errors (refused completions; failed or crashed runs) | {figures['errors']}; "
-        f"{figures['bad_runs']} |\n"
-        f"| runs that opened their first task | {figures['started']} of {figures['cases']} |\n\n"
-        f"Each run of a process worker is a new Python process (1–3 s of CPU to start on this "
-        f"2-core machine), and a procedure is picked up again after every step: the workers' "
-        f"process starts, not PostgreSQL or Prefect's API, bound the rate here. On several "
-        f"machines the rate grows with the workers; on one machine `protect serve`'s "
-        f"in-process executor is faster (B1).")
+    print(json.dumps(figures), flush=True)
+    body = render(args, figures)
     print(body, flush=True)
     write_section("cluster-load", body,
                   cmd=" ".join(["python -m bench.cluster_load", *sys.argv[1:]]))
 
 
-def _load(args: argparse.Namespace) -> dict[str, float]:
+def render(args: argparse.Namespace, figures: dict[str, float]) -> str:
+    pairs = (f"{figures['p50']:.1f} s / {figures['p95']:.1f} s ({figures['pairs']} "
+             f"completions; the {figures['waiting']} whose next task was not open at the end "
+             f"count with their wait so far)"
+             if figures["pairs"] else "not measured: no completion")
+    return (
+        f"## Cluster load: the scaled-out topology (issue 7)\n\n"
+        f"{args.cases} cases opened, and R2 started for each, on the cluster of "
+        f"[operations.md](operations.md) (two API processes behind the proxy, services, Redis, "
+        f"two process workers with 4 runs each, the dispatcher, PostgreSQL for both stores); "
+        f"then {args.agencies} agency threads completed every open R2 step (outreach, intake, "
+        f"identity) through the service layer for {args.minutes:g} minutes.\n\n"
+        f"| figure | value |\n|---|---|\n"
+        f"| cases opened and their starts queued | {figures['cases']} in "
+        f"{figures['open_s']:.0f} s |\n"
+        f"| completions | {figures['completions']} in {figures['seconds']:.0f} s |\n"
+        f"| completions per second | {figures['rate']:.2f} |\n"
+        f"| completion → next task of the run, p50 / p95 | {pairs} |\n"
+        f"| errors: refused completions; failed runs; crashed runs recovered | "
+        f"{figures['errors']}; "
+        f"{figures['bad_runs']}; {figures['crashed']} |\n"
+        f"| runs that opened their first task | {figures['started']} of {figures['cases']} |\n"
+        f"| starts still held in the outbox at the end | {figures['held']} |\n"
+        f"| tasks opened (each one flow-run execution on a worker) | {figures['flow_runs']} |\n"
+        f"| flow-run executions in the {args.minutes:g} minutes | {figures['executions']} "
+        f"({figures['executions'] / figures['seconds']:.2f}/s), {figures['cpu_s']} s of CPU "
+        f"in all |\n\n"
+        f"CPU per flow-run execution, by part of the cluster, in milliseconds (a worker's "
+        f"includes the flow-run processes it started):\n\n"
+        f"| part | ms |\n|---|---|\n"
+        + "".join(f"| {part} | {ms} |\n" for part, ms in sorted(
+            figures["cpu_ms"].items(), key=lambda kv: -kv[1])) + "\n"
+        "Starts wait in the outbox while a run already waits for each worker "
+        "(`PROTECT_START_BACKLOG`, operations.md), so a resume waits behind the runs under way "
+        "and at most one waiting run per worker, not behind every start. Each run of a process "
+        "worker is a new Python process that imports Prefect and the flow's code again (about "
+        "1.8 s of CPU here), and a procedure is executed again after every step; the CPU above "
+        "is the whole 2-core machine's, shared by every part. On several machines the rate "
+        "grows with the workers; on one machine `protect serve`'s in-process executor is "
+        "faster (B1).")
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds of `pid`, with its reaped children's (a worker's finished flow runs)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_by_part(cluster: object) -> dict[str, float]:
+    """CPU seconds so far of each part of the cluster (its processes below it included)."""
+    from app.cluster import descendants
+
+    parts: dict[str, float] = {}
+    for name, proc in cluster.procs.items():  # type: ignore[attr-defined]
+        part = name.rsplit("-", 1)[0] if name[-1].isdigit() else name
+        parts[part] = parts.get(part, 0.0) + sum(
+            _cpu_s(pid) for pid in [proc.pid, *descendants(proc.pid)])
+    parts["driver (agencies)"] = _cpu_s(os.getpid())
+    return parts
+
+
+def _load(args: argparse.Namespace, cpu: Any) -> dict[str, Any]:
     from sqlmodel import select
 
     from app import clock, services
     from app.errors import Conflict, ProtectError
     from app.store import db
-    from models import HumanTask, ProcedureRun
+    from models import HumanTask, OutboxMessage, ProcedureRun  # noqa: F401
     from tests.helpers import intake_form
 
     t0 = time.monotonic()
@@ -142,13 +187,14 @@ def _load(args: argparse.Namespace) -> dict[str, float]:
                 except ProtectError:
                     counts["errors"] += 1
 
-    start = time.monotonic()
+    start, cpu_before, window_from = time.monotonic(), cpu(), clock.now()
     threads = [threading.Thread(target=agency, args=(n,)) for n in range(args.agencies)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=args.minutes * 60 + 120)
     seconds = time.monotonic() - start
+    cpu_after, window_to = cpu(), clock.now()
 
     latencies, started = [], 0
     with db() as session:
@@ -160,18 +206,36 @@ def _load(args: argparse.Namespace) -> dict[str, float]:
     by_run: dict[int, list[HumanTask]] = {}
     for t in tasks:
         by_run.setdefault(t.procedure_run_id, []).append(t)
-    for ts in by_run.values():
+    status = {r.id: r.status for r in runs}
+    end, waiting = clock.now(), 0
+    for run_id, ts in by_run.items():
         started += 1
-        for prev, nxt in zip(ts, ts[1:], strict=False):
-            if prev.completed_at is not None:
+        for prev, nxt in zip(ts, [*ts[1:], None], strict=True):
+            if prev.completed_at is None:
+                continue
+            if nxt is not None:
                 latencies.append((nxt.created_at - prev.completed_at).total_seconds())
+            elif status[run_id] == "running":  # still waiting at the end: its wait so far
+                waiting += 1
+                latencies.append((end - prev.completed_at).total_seconds())
     bad_runs = sum(1 for r in runs if r.status == "failed")
+    held = sum(1 for r in runs if r.flow_run_id is None)  # their start not yet delivered
+    # Flow-run executions in the window: each ends at a task it opens or at the run's end.
+    executions = (sum(1 for t in tasks if window_from <= t.created_at <= window_to)
+                  + sum(1 for r in runs if r.ended_at and window_from <= r.ended_at <= window_to))
+    cpu_ms = {part: round(1000 * (cpu_after[part] - cpu_before.get(part, 0.0))
+                          / max(executions, 1)) for part in cpu_after}
+    with db() as session:
+        crashed = len(session.exec(select(OutboxMessage.id).where(
+            OutboxMessage.kind == "recover")).all())
     return {"cases": args.cases, "open_s": open_s, "completions": counts["completions"],
             "seconds": seconds, "rate": counts["completions"] / seconds,
             "p50": percentile(latencies, 50) if latencies else float("nan"),
             "p95": percentile(latencies, 95) if latencies else float("nan"),
             "pairs": len(latencies), "errors": counts["errors"], "bad_runs": bad_runs,
-            "started": started}
+            "started": started, "waiting": waiting, "held": held, "crashed": crashed,
+            "flow_runs": len(tasks), "executions": executions, "cpu_ms": cpu_ms,
+            "cpu_s": round(sum(cpu_after.values()) - sum(cpu_before.values()))}
 
 
 def _drop(topology: object) -> None:

@@ -49,6 +49,9 @@ def test_every_deployment_runs_on_the_process_pool_and_the_cluster_pools_are_des
     assert pull["prefect.deployments.steps.set_working_directory"]["directory"] == \
         "{{ $PROTECT_ROOT }}"
     pools = spec["definitions"]["work_pools"]
+    # One process per flow run: the engine itself, not a supervisor that starts it.
+    assert pools["process"]["job_variables"]["command"] == \
+        "{{ $PROTECT_PYTHON }} -m prefect.engine"
     for pool in ("docker", "kubernetes"):
         variables = pools[pool]["job_variables"]
         assert variables["image"] and variables["env"]["PROTECT_ENV"] == "production"

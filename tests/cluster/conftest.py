@@ -20,7 +20,8 @@ ROOT = HOME / "cluster"
 PG = PrivatePostgres()
 REDIS = PrivateRedis(ROOT / "redis")
 TOPOLOGY = Topology(home=ROOT / "home", postgres=PG.server_url, redis_url=REDIS.url,
-                    proxy_port=free_port(), api_ports=(free_port(), free_port()))
+                    proxy_port=free_port(), api_ports=(free_port(), free_port()),
+                    web_port=free_port())
 os.environ.update(TOPOLOGY.env())
 get_settings.cache_clear()
 

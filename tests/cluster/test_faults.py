@@ -253,6 +253,34 @@ def _pending_timer(run_id: int) -> Timer | None:
                                                 Timer.status == "pending")).first()
 
 
+def test_a_case_opened_through_the_clusters_api_runs_on_its_workers(cluster: Cluster) -> None:
+    """The web process of the cluster: a coordinator opens a case and starts R2 over HTTP,
+    and a worker of the pool opens its first task; the pages answer too."""
+    import uuid
+
+    import requests
+
+    from app import auth
+
+    with db() as session:
+        user = auth.add_user(session=session, username=f"coord-{uuid.uuid4().hex[:8]}",
+                             agency="center", roles=["coordinator"], password=None,
+                             actor="test", now=clock.now())
+        _, token = auth.issue_token(session=session, user=user, name="cluster test",
+                                    actor="test", now=clock.now())
+    headers, api = {"Authorization": f"Bearer {token}"}, cluster.topology.web_url
+    opened = requests.post(f"{api}/cases", json=intake_form(), headers=headers, timeout=30)
+    assert opened.status_code == 201, opened.text
+    case_no = opened.json()["case"]
+    started = requests.post(f"{api}/cases/{case_no}/procedures", json={"code": "R2"},
+                            headers=headers, timeout=60)
+    assert started.status_code == 201, started.text
+    task = open_task(case_no, "r2.outreach", timeout=RECOVERY_S)
+    assert task.procedure_run_id == started.json()["procedure_run"]
+    page = requests.get(f"http://127.0.0.1:{cluster.topology.web_port}/login", timeout=30)
+    assert page.status_code == 200
+
+
 def test_no_personal_data_reaches_the_clusters_logs(cluster: Cluster) -> None:
     """The guard of tests/test_personal_data.py, over every process of the cluster."""
     from tests.helpers import PERSONAL
@@ -260,6 +288,7 @@ def test_no_personal_data_reaches_the_clusters_logs(cluster: Cluster) -> None:
     assert PERSONAL, "the tests above wrote personal data"
     logs = {p.name: p.read_text(encoding="utf-8", errors="replace")
             for p in cluster.log_dir.glob("*.log")}
-    assert {"api-1.log", "api-2.log", "services.log", "worker-1.log", "dispatcher.log"} <= set(logs)
+    assert {"api-1.log", "api-2.log", "services.log", "worker-1.log", "dispatcher.log",
+            "web.log"} <= set(logs)
     leaks = [(name, value) for name, text in logs.items() for value in PERSONAL if value in text]
     assert leaks == []

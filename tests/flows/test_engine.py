@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlmodel import col, select
@@ -90,15 +91,22 @@ def test_a_missed_deadline_climbs_one_rung_per_sweep_up_to_the_office(system) ->
 
 
 def _task_runs(run: int) -> dict[str, list[str]]:
-    """The state names of the run's Prefect task runs, by task name."""
+    """The state names of the run's Prefect task runs, by task name, once each is final.
+
+    Prefect's server records task-run states from the events the flow run sends, so the last
+    task's final state can land a moment after the flow run has suspended.
+    """
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
-    with get_client(sync_client=True) as client:
-        task_runs = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run(run).id])))
+    def final() -> list[Any] | None:
+        with get_client(sync_client=True) as client:
+            task_runs = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run(run).id])))
+        return task_runs if all(tr.state.is_final() for tr in task_runs) else None
+
     by_name: dict[str, list[str]] = {}
-    for tr in task_runs:
+    for tr in wait_for(final, timeout=30, what="every task run of the flow run to be final"):
         by_name.setdefault(tr.name.rsplit("-", 1)[0], []).append(tr.state.name)
     return by_name
 
@@ -223,18 +231,32 @@ def test_a_completion_while_prefect_is_down_is_kept_and_resumes_after_a_sweep(sy
 
 
 def test_prefects_own_process_runner_serves_the_same_procedures(system) -> None:
+    from app.dispatch import Dispatcher
     from app.local import Runner
     from tests.conftest import LOGS
 
     system.runner.stop()
     process = Runner(LOGS / "serve-process-runner.log", runner="process")
     process.start()
+    # The serving process's dispatcher is stopped with it: deliver starts and resumes here,
+    # so that a start Prefect answers "busy" while the runner registers is sent again.
+    dispatcher, stop = Dispatcher(workers=2), threading.Event()
+
+    def deliver() -> None:
+        while not stop.wait(0.2):
+            dispatcher.poll()
+
+    delivering = threading.Thread(target=deliver, daemon=True)
+    delivering.start()
     try:
         case = open_case()
         start(case, "R2")
         complete(open_task(case, "r2.outreach"), outcome="accepted")
         assert open_task(case, "r2.intake").owner == "center"
     finally:
+        stop.set()
+        delivering.join(timeout=10)
+        dispatcher.close()
         process.stop()
         system.runner.start()
 
@@ -248,3 +270,61 @@ def test_the_sweep_deployment_runs_in_the_serving_process(system) -> None:
     run = run_deployment("protect-sweep/every-minute", parameters={"as_of": as_of}, timeout=120)
     assert run.state.is_completed()
     assert _task(task.id).rung == 1
+
+
+def test_a_start_waits_in_the_outbox_while_runs_wait_for_a_worker(system, monkeypatch) -> None:
+    """With `start_backlog` set, a start is held (not a failed attempt) while that many flow
+    runs wait for a worker, and goes out once they have been taken."""
+    from prefect import flow
+    from prefect.client.orchestration import get_client
+    from prefect.states import Cancelled, Scheduled
+
+    from app import dispatch as dispatching
+    from app.outbox import start_message_key
+    from app.settings import get_settings
+    from tests.helpers import run_row
+
+    case_no = open_case()
+    with db() as session:
+        case = services.get_case(session=session, case_ref=case_no)
+        run_id = int(services.start_procedure(session=session, case_id=case.id, code="R2",
+                                              actor="test", now=clock.now()).id)
+        msg = session.exec(select(OutboxMessage).where(
+            OutboxMessage.dedupe_key == start_message_key(run_id))).one()
+        # Due a year from now: the serving process's own dispatcher leaves it to this test.
+        msg.next_attempt_at = clock.now() + timedelta(days=365)
+        session.add(msg)
+        msg_id = int(msg.id)
+
+    @flow(name="protect-test-unserved")
+    def unserved() -> None:
+        """No worker serves this flow: its runs stay Scheduled, a backlog."""
+
+    with get_client(sync_client=True) as client:
+        waiting = [client.create_flow_run(unserved, state=Scheduled()) for _ in range(5)]
+        limit = dispatching.backlog(fresh=True)  # the 5 and whatever else waits now
+        monkeypatch.setattr(get_settings(), "start_backlog", limit)
+        before = clock.now()
+        assert dispatch(ids=[msg_id]).failed == 1
+        with db() as session:
+            row = session.get(OutboxMessage, msg_id)
+        assert row.status == "pending" and row.attempts == 0
+        assert "held" in row.last_error
+        assert (row.next_attempt_at - before).total_seconds() <= dispatching.HELD_RETRY_S[1] + 1
+        assert run_row(run_id).flow_run_id is None  # nothing was sent to Prefect
+        polling = dispatching.Dispatcher(workers=1)
+        try:  # a polling dispatcher leaves held starts unclaimed meanwhile
+            assert polling._held_kinds() == ("start",)
+        finally:
+            polling.close()
+
+        for fr in waiting:  # a worker has taken them, as far as the backlog can tell
+            client.set_flow_run_state(fr.id, Cancelled(), force=True)
+        assert dispatching.backlog(fresh=True) < limit
+        polling = dispatching.Dispatcher(workers=1)
+        try:
+            assert polling._held_kinds() == ()
+        finally:
+            polling.close()
+        assert dispatch(ids=[msg_id]).delivered == 1
+    assert open_task(case_no, "r2.outreach").procedure_run_id == run_id
