@@ -255,12 +255,18 @@ def _wait_first_tasks(run_ids: set[int], t0: float, timeout_s: float) -> float:
 def suspend_many(n: int) -> dict[str, float]:
     """Start n M1 procedures and wait until each is suspended at its first step."""
     from app import clock, services
+    from app.errors import Conflict
     from app.store import db
     from tests.helpers import intake_form
 
-    with db() as session:
-        case_ids = [services.open_case(session=session, data=intake_form(), actor="bench",
-                                       now=clock.now()).id for _ in range(n)]
+    case_ids: list[int] = []
+    while len(case_ids) < n:
+        try:
+            with db() as session:
+                case_ids.append(int(services.open_case(
+                    session=session, data=intake_form(), actor="bench", now=clock.now()).id))
+        except Conflict:
+            continue  # a random ID number that another case drew: draw again
     t0 = time.monotonic()
     run_ids = _start_all(case_ids)
     starts_s = _wait_first_tasks(run_ids, t0, 900)
