@@ -392,8 +392,9 @@ def run_bare(mode: str, cases: int, budget_s: float, home: Path, server_pid: int
 # --- one variant, in its own process ----------------------------------------------------------
 
 
-def variant(kind: str, quick: bool, ours_only: int | None = None) -> dict[str, Any]:
-    home = Path(tempfile.mkdtemp(prefix=f"protect-b1-{kind}-"))
+def _local_system(kind: str, home: Path) -> tuple[Any, Any]:
+    """The local system of a variant, started: a migrated, seeded case store, Prefect's server
+    and `protect serve`."""
     _setup_env(kind, home)
     from app.settings import configure_prefect_env, get_settings
 
@@ -410,6 +411,14 @@ def variant(kind: str, quick: bool, ours_only: int | None = None) -> dict[str, A
     runner = Runner(home / "log" / "serve.log")
     server.start()
     runner.start()
+    return server, runner
+
+
+def variant(kind: str, quick: bool, ours_only: int | None = None) -> dict[str, Any]:
+    home = Path(tempfile.mkdtemp(prefix=f"protect-b1-{kind}-"))
+    server, runner = _local_system(kind, home)
+    from app.settings import get_settings
+
     cases = ours_only or (40 if quick else 200)
     out: dict[str, Any] = {"kind": kind}
     try:
@@ -533,23 +542,7 @@ def suspended_only(n: int) -> str:
     """
     from bench.common import write_section
 
-    home = Path(tempfile.mkdtemp(prefix="protect-b5-"))
-    _setup_env("sqlite", home)
-    from app.settings import configure_prefect_env, get_settings
-
-    configure_prefect_env()
-    from app.agencies import seed_agencies
-    from app.local import PrefectServer, Runner
-    from app.store import db
-    from models.db import migrate
-
-    migrate(get_settings().database_url)
-    with db() as session:
-        seed_agencies(session=session)
-    server = PrefectServer(home / "log" / "server.log")
-    runner = Runner(home / "log" / "serve.log")
-    server.start()
-    runner.start()
+    server, runner = _local_system("sqlite", Path(tempfile.mkdtemp(prefix="protect-b5-")))
     try:
         before = _rss_mb(runner.proc.pid, "VmRSS")
         out = suspend_many(n)

@@ -79,6 +79,21 @@ def hotline_report(*, concerns: list[str] | None = None, street: str | None = "x
     return report
 
 
+def token_headers(agency: str, *roles: str) -> dict[str, str]:
+    """A new user of `agency` with `roles`, and the API headers of a fresh token of theirs."""
+    import secrets
+
+    from app import auth
+
+    name = f"{roles[0]}-{secrets.token_hex(4)}"
+    with db() as session:
+        user = auth.add_user(session=session, username=name, agency=agency, roles=list(roles),
+                             password=None, actor="test", now=clock.now())
+        _, token = auth.issue_token(session=session, user=user, name="test", actor="test",
+                                    now=clock.now())
+    return {"Authorization": f"Bearer {token}"}
+
+
 def open_case(**kw: Any) -> str:
     with db() as session:
         case = services.open_case(session=session, data=intake_form(**kw), actor="test",

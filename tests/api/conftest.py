@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from app import auth, clock, services
+from app import clock, services
 from app.store import db
 from models import HumanTask, ProcedureRun, SealedRecord
-from tests.helpers import open_case
+from tests.helpers import open_case, token_headers
 
 
 @pytest.fixture(scope="session")
@@ -33,17 +33,7 @@ Login = Callable[..., dict[str, str]]
 def login(store: str) -> Login:
     """Create a user of `agency` with `roles` and return the headers of a fresh token."""
 
-    def make(agency: str, *roles: str) -> dict[str, str]:
-        name = f"{roles[0]}-{secrets.token_hex(4)}"
-        with db() as session:
-            user = auth.add_user(session=session, username=name, agency=agency,
-                                 roles=list(roles), password=None, actor="test",
-                                 now=clock.now())
-            _, token = auth.issue_token(session=session, user=user, name="test", actor="test",
-                                        now=clock.now())
-        return {"Authorization": f"Bearer {token}"}
-
-    return make
+    return token_headers
 
 
 def add_task(case_no: str, *, step: str = "r2.identity", owner: str = "psb",

@@ -256,19 +256,11 @@ def _pending_timer(run_id: int) -> Timer | None:
 def test_a_case_opened_through_the_clusters_api_runs_on_its_workers(cluster: Cluster) -> None:
     """The web process of the cluster: a coordinator opens a case and starts R2 over HTTP,
     and a worker of the pool opens its first task; the pages answer too."""
-    import uuid
-
     import requests
 
-    from app import auth
+    from tests.helpers import token_headers
 
-    with db() as session:
-        user = auth.add_user(session=session, username=f"coord-{uuid.uuid4().hex[:8]}",
-                             agency="center", roles=["coordinator"], password=None,
-                             actor="test", now=clock.now())
-        _, token = auth.issue_token(session=session, user=user, name="cluster test",
-                                    actor="test", now=clock.now())
-    headers, api = {"Authorization": f"Bearer {token}"}, cluster.topology.web_url
+    headers, api = token_headers("center", "coordinator"), cluster.topology.web_url
     opened = requests.post(f"{api}/cases", json=intake_form(), headers=headers, timeout=30)
     assert opened.status_code == 201, opened.text
     case_no = opened.json()["case"]
