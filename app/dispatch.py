@@ -34,6 +34,7 @@ PREFECT_RETRIES = 1  # per delivery attempt, inside Prefect's client
 BUSY_STATUS = frozenset({429, 503})
 HELD_RETRY_S = (1.0, 3.0)  # a start held back by the backlog: look again after this long
 BACKLOG_TTL_S = 1.0  # one count of the backlog serves every start for this long
+BACKLOG_UNREACHABLE_S = 5.0  # Prefect did not answer the count: hold starts this long
 
 
 class NotYet(Exception):
@@ -381,6 +382,7 @@ class Dispatcher:
         self.pool = ThreadPoolExecutor(workers, thread_name_prefix="dispatch")
         self.in_flight = 0
         self.lock = threading.Lock()
+        self._count_again_at = 0.0  # monotonic; after Prefect failed to count the backlog
 
     def poll(self) -> int:
         """Claim what is due, up to the free threads, and start delivering it; how many."""
@@ -401,13 +403,20 @@ class Dispatcher:
     def _held_kinds(self) -> tuple[str, ...]:
         """("start",) while starts are held (`Held`): they are left where they are, due and
         in order, instead of being claimed only to be put back."""
+        import time
+
         limit = get_settings().start_backlog
         if limit <= 0 or (self.kinds is not None and "start" not in self.kinds):
             return ()
+        if time.monotonic() < self._count_again_at:
+            return ("start",)
         try:
             return ("start",) if backlog() >= limit else ()
-        except Exception:  # noqa: BLE001 - Prefect unreachable: each start finds out itself
-            return ()
+        except Exception:  # noqa: BLE001 - Prefect down or busy: no start could go out now
+            # Everything else is delivered meanwhile; the count is asked again in a while,
+            # not on every poll.
+            self._count_again_at = time.monotonic() + BACKLOG_UNREACHABLE_S
+            return ("start",)
 
     def _deliver(self, msg: OutboxMessage) -> None:
         try:

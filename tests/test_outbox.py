@@ -226,3 +226,28 @@ def test_a_busy_prefect_is_asked_again_soon_and_an_error_backs_off(store, status
     else:  # a failure: counted, and the outbox's backoff
         assert row.attempts == 1
         assert (row.next_attempt_at - before).total_seconds() >= backoff_seconds(1)
+
+
+def test_a_dispatcher_holds_starts_while_prefect_cannot_count_its_backlog(store,
+                                                                          monkeypatch) -> None:
+    """Prefect answering 503 to the backlog's count: starts are left in the outbox, and the
+    count is not asked again on every poll."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from app import dispatch as dispatching
+
+    monkeypatch.setattr(get_settings(), "start_backlog", 2)
+    prefect = StatusServer(503)
+    dispatcher = Dispatcher(workers=1)
+    try:
+        with temporary_settings({PREFECT_API_URL: prefect.api_url}):
+            dispatching._backlog.clear()  # no count from another test's Prefect
+            assert dispatcher._held_kinds() == ("start",)
+            asked = prefect.requests
+            assert asked >= 1
+            assert dispatcher._held_kinds() == ("start",)
+            assert prefect.requests == asked  # held on, without asking again
+    finally:
+        dispatcher.close()
+        prefect.stop()
+        dispatching._backlog.clear()
