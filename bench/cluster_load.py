@@ -247,6 +247,9 @@ def _drop(topology: object) -> None:
         for name in (topology.store_db, topology.prefect_db):  # type: ignore[attr-defined]
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     engine.dispose()
+    import redis  # with prefect-redis, in the `cluster` extra
+
+    redis.Redis.from_url(topology.redis_url).flushdb()  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":
