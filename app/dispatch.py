@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -139,8 +140,6 @@ def backlog(*, fresh: bool = False) -> int:
 
     Counted once per `BACKLOG_TTL_S` for the whole process; `fresh` counts again.
     """
-    import time
-
     from prefect.client.schemas.filters import (
         FlowRunFilter,
         FlowRunFilterExpectedStartTime,
@@ -403,8 +402,6 @@ class Dispatcher:
     def _held_kinds(self) -> tuple[str, ...]:
         """("start",) while starts are held (`Held`): they are left where they are, due and
         in order, instead of being claimed only to be put back."""
-        import time
-
         limit = get_settings().start_backlog
         if limit <= 0 or (self.kinds is not None and "start" not in self.kinds):
             return ()
