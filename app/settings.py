@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     # Flow runs executing at once in one serving process. Prefect's server on SQLite takes
     # one writer at a time: more concurrent runs only contend for its lock.
     executor_concurrency: int = 8
+    executor_poll_s: float = Field(
+        2.0, description="How often `protect serve` asks Prefect for due runs while Prefect's "
+                         "event stream is up (runs are taken when their event arrives); "
+                         "every 0.25 s while it is down.")
     start_backlog: int = Field(
         0, description="Hold procedure starts in the outbox while this many flow runs already "
                        "wait in Prefect for a worker (due and Scheduled, or Pending), so a "

@@ -56,8 +56,8 @@ def build_deployments(*, sweep_interval_s: int | None = SWEEP_INTERVAL_S
     return pairs
 
 
-def serve_all(*, sweep_interval_s: int | None = SWEEP_INTERVAL_S, runner: str = "in-process",
-              poll_s: float = 0.25) -> None:
+def serve_all(*, sweep_interval_s: int | None = SWEEP_INTERVAL_S, runner: str = "in-process"
+              ) -> None:
     """Block, running every deployment's flow runs as they are scheduled or resumed.
 
     `runner="in-process"` (the default) executes runs in this process (deployments/executor.py);
@@ -71,6 +71,6 @@ def serve_all(*, sweep_interval_s: int | None = SWEEP_INTERVAL_S, runner: str = 
     elif runner == "in-process":
         from deployments.executor import serve_in_process
 
-        serve_in_process(pairs, poll_s=poll_s)
+        serve_in_process(pairs)
     else:
         raise ValueError(f"unknown runner {runner!r}: 'in-process' or 'process'")
