@@ -283,7 +283,7 @@ def _recover(payload: dict[str, Any]) -> None:
     client.set_flow_run_state(fr.id, Scheduled(name="Recovering"), force=True)
 
 
-def deliver(msg: OutboxMessage) -> None:
+def deliver(msg: OutboxMessage, *, prefect_retries: int = PREFECT_RETRIES) -> None:
     if msg.kind in ("start", "resume", "recover"):
         import httpx
         from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
@@ -293,8 +293,9 @@ def deliver(msg: OutboxMessage) -> None:
         # minute (2 + 4 + … + 32 s) and hold the dispatcher while Prefect is down. One
         # retry stays: a one-off delivery (`protect start`, the API) rides over a single
         # busy answer. After that a busy Prefect is asked again soon (`Busy`), not backed off.
+        # A `Dispatcher` polls again within a second itself, and takes none (`prefect_retries`).
         try:
-            with temporary_settings({PREFECT_CLIENT_MAX_RETRIES: PREFECT_RETRIES}):
+            with temporary_settings({PREFECT_CLIENT_MAX_RETRIES: prefect_retries}):
                 {"start": _start, "resume": _resume, "recover": _recover}[msg.kind](msg.payload)
         except httpx.HTTPStatusError as exc:
             if exc.response.status_code in BUSY_STATUS:
@@ -417,7 +418,10 @@ class Dispatcher:
 
     def _deliver(self, msg: OutboxMessage) -> None:
         try:
-            _deliver_one(msg)
+            # A busy answer goes back to the outbox, to be asked again in 0.3–1.5 s (`Busy`),
+            # instead of Prefect's client sleeping 2 s first: on SQLite, Prefect's server
+            # refuses a new flow run whenever another write lands during its read.
+            _deliver_one(msg, prefect_retries=0)
         finally:
             with self.lock:
                 self.in_flight -= 1
@@ -427,10 +431,11 @@ class Dispatcher:
         self.pool.shutdown(wait=True)
 
 
-def _deliver_one(msg: OutboxMessage) -> Exception | None:
+def _deliver_one(msg: OutboxMessage, *, prefect_retries: int = PREFECT_RETRIES
+                 ) -> Exception | None:
     """Deliver one claimed message and record the outcome; the error, if any."""
     try:
-        deliver(msg)
+        deliver(msg, prefect_retries=prefect_retries)
     except Exception as exc:  # noqa: BLE001 - any failure is retried, and reported
         (log.debug if isinstance(exc, NotYet) else log.warning)(
             "outbox message %s (%s) not delivered: %s", msg.id, msg.kind, type(exc).__name__)
