@@ -38,7 +38,8 @@ COMMIT_WAIT = timedelta(seconds=1)  # an announced state may take this long to b
 
 
 class Executor:
-    """Polls Prefect for scheduled runs of our deployments and runs each in this process."""
+    """Takes each due run of our deployments, announced by Prefect's event stream or found by
+    polling, and runs it in this process."""
 
     def __init__(self, deployments: list[tuple[Any, Any]], *, poll_s: float = POLL_S,
                  listening_poll_s: float = 2.0, dispatch_s: float = 0.2,
@@ -104,7 +105,7 @@ class Executor:
                 try:
                     runs = await client.get_scheduled_flow_runs_for_deployments(
                         deployment_ids=list(self.flows),
-                        scheduled_before=datetime.now(UTC) + timedelta(seconds=1))
+                        scheduled_before=datetime.now(UTC) + DUE_WITHIN)
                 except Exception as exc:  # noqa: BLE001 - Prefect may be restarting
                     log.warning("could not poll Prefect: %s", type(exc).__name__)
                     runs = []
