@@ -137,25 +137,25 @@ class Executor:
                             related=EventRelatedFilter(
                                 id=[f"prefect.deployment.{d}" for d in self.flows],
                                 role=["deployment"]))
-        lost: str | None = None
+        lost = False
         while not self.stopping.is_set():
             try:
                 async with PrefectEventSubscriber(api_url=self.events_api_url, filter=which,
                                                   reconnection_attempts=2) as events:
                     self.listening.set()
-                    if lost is not None:
+                    if lost:
                         log.info("Prefect's event stream is back: polling every %.2f s",
                                  self.listening_poll_s)
-                    lost = None
+                    lost = False
                     async for event in events:
                         self._on_event(client, event)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - Prefect restarting, or no websockets
-                if lost is None:
+                if not lost:
                     log.warning("no event stream from Prefect (%s): polling every %.2f s",
                                 type(exc).__name__, self.poll_s)
-                lost = type(exc).__name__
+                lost = True
             finally:
                 self.listening.clear()
             try:

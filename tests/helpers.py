@@ -94,6 +94,21 @@ def token_headers(agency: str, *roles: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def open_and_start_over_http(api: str, headers: dict[str, str], code: str = "R2"
+                             ) -> tuple[str, int]:
+    """As a coordinator does over the REST API at `api`: open a case, start `code` for it;
+    the case number and the procedure run's id."""
+    import requests
+
+    opened = requests.post(f"{api}/cases", json=intake_form(), headers=headers, timeout=30)
+    assert opened.status_code == 201, opened.text
+    case_no = opened.json()["case"]
+    started = requests.post(f"{api}/cases/{case_no}/procedures", json={"code": code},
+                            headers=headers, timeout=60)
+    assert started.status_code == 201, started.text
+    return case_no, int(started.json()["procedure_run"])
+
+
 def open_case(**kw: Any) -> str:
     with db() as session:
         case = services.open_case(session=session, data=intake_form(**kw), actor="test",

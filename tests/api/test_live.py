@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from tests.conftest import LOGS, free_port
-from tests.helpers import flow_state, intake_form, open_task, wait_for
+from tests.helpers import flow_state, open_and_start_over_http, open_task, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -44,13 +44,7 @@ def test_a_case_opened_and_a_task_completed_over_http_resume_the_procedure(
     center_worker = login("center", "worker")
     police = login("psb", "worker")
 
-    r = requests.post(f"{api}/cases", json=intake_form(), headers=coordinator, timeout=30)
-    assert r.status_code == 201, r.text
-    case = r.json()["case"]
-    r = requests.post(f"{api}/cases/{case}/procedures", json={"code": "R2"},
-                      headers=coordinator, timeout=60)
-    assert r.status_code == 201, r.text
-    run = r.json()["procedure_run"]
+    case, run = open_and_start_over_http(api, coordinator)
 
     task = open_task(case, "r2.outreach")
     inbox = requests.get(f"{api}/tasks", params={"case": case}, headers=center_worker,

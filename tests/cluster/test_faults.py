@@ -258,17 +258,12 @@ def test_a_case_opened_through_the_clusters_api_runs_on_its_workers(cluster: Clu
     and a worker of the pool opens its first task; the pages answer too."""
     import requests
 
-    from tests.helpers import token_headers
+    from tests.helpers import open_and_start_over_http, token_headers
 
-    headers, api = token_headers("center", "coordinator"), cluster.topology.web_url
-    opened = requests.post(f"{api}/cases", json=intake_form(), headers=headers, timeout=30)
-    assert opened.status_code == 201, opened.text
-    case_no = opened.json()["case"]
-    started = requests.post(f"{api}/cases/{case_no}/procedures", json={"code": "R2"},
-                            headers=headers, timeout=60)
-    assert started.status_code == 201, started.text
+    case_no, run_id = open_and_start_over_http(cluster.topology.web_url,
+                                               token_headers("center", "coordinator"))
     task = open_task(case_no, "r2.outreach", timeout=RECOVERY_S)
-    assert task.procedure_run_id == started.json()["procedure_run"]
+    assert task.procedure_run_id == run_id
     page = requests.get(f"http://127.0.0.1:{cluster.topology.web_port}/login", timeout=30)
     assert page.status_code == 200
 
