@@ -216,11 +216,10 @@ def recover_crashed_runs(*, limit: int = 200) -> int:
         )
         from prefect.client.schemas.objects import StateType
         from prefect.client.schemas.sorting import FlowRunSort
-        from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 
-        from app.dispatch import PREFECT_RETRIES, prefect_client
+        from app.dispatch import PREFECT_RETRIES, client_retries, prefect_client
 
-        with temporary_settings({PREFECT_CLIENT_MAX_RETRIES: PREFECT_RETRIES}):
+        with client_retries(PREFECT_RETRIES):
             crashed = prefect_client().read_flow_runs(
                 flow_run_filter=FlowRunFilter(state=FlowRunFilterState(
                     type=FlowRunFilterStateType(any_=[StateType.CRASHED, StateType.PENDING]))),

@@ -228,6 +228,44 @@ def test_a_busy_prefect_is_asked_again_soon_and_an_error_backs_off(store, status
         assert (row.next_attempt_at - before).total_seconds() >= backoff_seconds(1)
 
 
+@pytest.mark.parametrize("retries", [0, 1])
+def test_a_delivery_asks_a_busy_prefect_once_more_per_client_retry(store, retries: int) -> None:
+    """The serving dispatcher takes no retry inside Prefect's client (0), a one-off delivery
+    one (`PREFECT_RETRIES`): the setting reaches the client that makes the requests."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from app.dispatch import Busy, deliver
+
+    msg_id = _resume_message(f"resume:test:retries-{retries}")
+    prefect = StatusServer(503)
+    try:
+        with temporary_settings({PREFECT_API_URL: prefect.api_url}), db() as session:
+            msg = session.get(OutboxMessage, msg_id)
+            with pytest.raises(Busy):
+                deliver(msg, prefect_retries=retries)
+    finally:
+        prefect.stop()
+    assert prefect.requests == retries + 1
+
+
+def test_client_retries_holds_for_its_block_over_the_settings_in_force() -> None:
+    from prefect.settings import PREFECT_API_URL, PREFECT_CLIENT_MAX_RETRIES, temporary_settings
+
+    from app.dispatch import client_retries
+
+    before, url = PREFECT_CLIENT_MAX_RETRIES.value(), PREFECT_API_URL.value()
+    with client_retries(7):
+        assert PREFECT_CLIENT_MAX_RETRIES.value() == 7
+        assert PREFECT_API_URL.value() == url
+    assert PREFECT_CLIENT_MAX_RETRIES.value() == before
+    # Settings changed since the block was first entered are the ones it builds on.
+    with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:9/api"}), client_retries(7):
+        assert PREFECT_API_URL.value() == "http://127.0.0.1:9/api"
+        assert PREFECT_CLIENT_MAX_RETRIES.value() == 7
+    with client_retries(7):
+        assert PREFECT_API_URL.value() == url
+
+
 def test_a_dispatcher_holds_starts_while_prefect_cannot_count_its_backlog(store,
                                                                           monkeypatch) -> None:
     """Prefect answering 503 to the backlog's count: starts are left in the outbox, and the
