@@ -117,7 +117,7 @@ def measure(backend: str, *, calls: int, full_calls: int,
 
 def run(*, quick: bool = False) -> str:
     log = print
-    calls, full_calls, done = (100, 5, 0) if quick else (200, 20, DONE)
+    calls, full_calls, done = (100, 5, 0) if quick else (200, 10, DONE)
     pg = None
     with scratch_home("protect-b4-") as home:
         url = f"sqlite:///{home / 'protect.db'}"
