@@ -26,8 +26,13 @@ test: setup
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
-bench: setup
+BENCH_STAMP := $(VENV)/.installed-bench
+
+$(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,bench]"
+	touch $(BENCH_STAMP)
+
+bench: setup $(BENCH_STAMP)
 	$(BIN)/python -m bench
 
 # The scaled-out topology on this machine: PostgreSQL :5432 and Redis :6379 (docs/operations.md).

@@ -126,10 +126,24 @@ def prefect_client() -> Any:
     with _clients_lock:
         client = _clients.get(url)
         if client is None:
-            client = get_client(sync_client=True)
+            client = get_client(sync_client=True, httpx_settings={
+                "event_hooks": {"response": [_busy_at_once_without_retries]}})
             client.__enter__()
             _clients[url] = client
         return client
+
+
+def _busy_at_once_without_retries(response: Any) -> None:
+    """A busy answer (429, 503) is raised at once when no retry is asked for (`client_retries
+    (0)`). Prefect 3.9's client sleeps after its last attempt too (2 s, before it hands the
+    answer back), so without this even a client allowed no retry held its caller 2 s."""
+    from prefect.settings import PREFECT_CLIENT_MAX_RETRIES
+
+    if response.status_code in BUSY_STATUS and PREFECT_CLIENT_MAX_RETRIES.value() == 0:
+        import httpx
+
+        raise httpx.HTTPStatusError(f"Prefect is busy ({response.status_code})",
+                                    request=response.request, response=response)
 
 
 _retry_settings: dict[tuple[int, int], tuple[Any, Any]] = {}
@@ -444,9 +458,9 @@ class Dispatcher:
 
     def _deliver(self, msg: OutboxMessage) -> None:
         try:
-            # A busy answer goes back to the outbox, to be asked again in 0.3–1.5 s (`Busy`),
-            # instead of Prefect's client sleeping 2 s first: on SQLite, Prefect's server
-            # refuses a new flow run whenever another write lands during its read.
+            # A busy answer goes back to the outbox at once, to be asked again in 0.3–1.5 s
+            # (`Busy`), instead of Prefect's client sleeping 2 s first: on SQLite, Prefect's
+            # server refuses a new flow run whenever another write lands during its read.
             _deliver_one(msg, prefect_retries=0)
         finally:
             with self.lock:
