@@ -190,6 +190,7 @@ def backlog(*, fresh: bool = False) -> int:
         FlowRunFilterStateType,
     )
     from prefect.client.schemas.objects import StateType
+
     with _backlog_lock:
         if not fresh and time.monotonic() - _backlog.get("at", -1e9) < BACKLOG_TTL_S:
             return int(_backlog["count"])

@@ -636,8 +636,9 @@ def run(*, quick: bool = False) -> str:
         f"{pg['stock']['peak_rss_mb']:.0f} |",
     ])
     write_section("B5", f"## B5 memory\n\n{table}\n\nIn the PostgreSQL variant "
-                  f"{pg['ours']['starts']} procedures were started; when the agencies stopped, "
-                  f"{pg['suspended']} were suspended, waiting at a human step, and "
+                  f"{pg['ours']['starts']} procedures were started; once every one had opened its "
+                  f"first task, before the agencies began, {pg['suspended']} were suspended "
+                  "in Prefect, and "
                   f"`protect serve` held {pg['serve_rss_mb_suspended']:.0f} MB "
                   "(target: under 300 MB with 1,000).\n\n```\n" + b5 + "\n```\n",
                   cmd="python -m bench.b1_throughput" + (" --quick" if quick else ""))
