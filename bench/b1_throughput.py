@@ -327,13 +327,6 @@ def suspend_many(n: int) -> dict[str, float]:
 def _wait_suspended(run_ids: set[int], timeout_s: float) -> int:
     """Wait until Prefect shows every run of `run_ids` suspended (paused); how many it shows."""
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import (
-        FlowRunFilter,
-        FlowRunFilterId,
-        FlowRunFilterState,
-        FlowRunFilterStateType,
-    )
-    from prefect.client.schemas.objects import StateType
     from sqlmodel import col, select
 
     from app.store import db
@@ -342,15 +335,28 @@ def _wait_suspended(run_ids: set[int], timeout_s: float) -> int:
     with db() as session:
         flow_ids = [r for r in session.exec(select(ProcedureRun.flow_run_id).where(
             col(ProcedureRun.id).in_(run_ids))).all() if r]
-    deadline = time.monotonic() + timeout_s
     with get_client(sync_client=True) as client:
-        while True:
-            paused = client.count_flow_runs(flow_run_filter=FlowRunFilter(
-                id=FlowRunFilterId(any_=flow_ids),
-                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))))
-            if paused >= len(run_ids) or time.monotonic() > deadline:
-                return int(paused)
-            time.sleep(0.5)
+        return _wait_paused(client, flow_ids, timeout_s)
+
+
+def _wait_paused(client: Any, flow_ids: list[Any], timeout_s: float) -> int:
+    """Wait until Prefect shows every one of `flow_ids` paused, or `timeout_s`; how many."""
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterId,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        paused = client.count_flow_runs(flow_run_filter=FlowRunFilter(
+            id=FlowRunFilterId(any_=flow_ids),
+            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))))
+        if paused >= len(flow_ids) or time.monotonic() > deadline:
+            return int(paused)
+        time.sleep(0.5)
 
 
 # --- bare Prefect -------------------------------------------------------------------------------
@@ -395,7 +401,8 @@ def run_bare(mode: str, cases: int, budget_s: float, home: Path, server_pid: int
             cpu_before = {n: _cpu_of(n, pid) for n, pid in pids.items()}
             flow_ids = [_create_bare_run(deployment.id) for _ in range(cases)]
             # The clock starts once every run waits at its first step, as ours does.
-            _wait_paused(client, flow_ids, 300)
+            if _wait_paused(client, flow_ids, 300) < len(flow_ids):
+                raise TimeoutError("the bare runs did not all reach their first step")
             resumed: dict[tuple[str, str], float] = {}
             gaps: list[float] = []
             cycles: list[float] = []
@@ -438,25 +445,6 @@ def run_bare(mode: str, cases: int, budget_s: float, home: Path, server_pid: int
             proc.wait()
     return {"cycles": len(cycles), "cycles_per_s": sustained_rate(cycles, cases, ended),
             "gaps": gaps, "peak_rss_mb": rss, "cpu_ms_per_cycle": cpu}
-
-
-def _wait_paused(client: Any, flow_ids: list[Any], timeout_s: float) -> None:
-    from prefect.client.schemas.filters import (
-        FlowRunFilter,
-        FlowRunFilterId,
-        FlowRunFilterState,
-        FlowRunFilterStateType,
-    )
-    from prefect.client.schemas.objects import StateType
-
-    deadline = time.monotonic() + timeout_s
-    while client.count_flow_runs(flow_run_filter=FlowRunFilter(
-            id=FlowRunFilterId(any_=flow_ids),
-            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED])))
-            ) < len(flow_ids):
-        if time.monotonic() > deadline:
-            raise TimeoutError("the bare runs did not all reach their first step")
-        time.sleep(0.5)
 
 
 def _create_bare_run(deployment_id: Any) -> Any:
@@ -515,11 +503,10 @@ def variant(kind: str, quick: bool, ours_only: int | None = None) -> dict[str, A
     from app.settings import get_settings
 
     cases = ours_only or (40 if quick else 200)
-    # The PostgreSQL variant also starts the procedures that B5 reads the serving process
-    # with: they wait at their first step while the agencies work the others. (Prefect on
-    # PostgreSQL starts flow runs faster than on SQLite: make bench stays within its time.)
+    # The PostgreSQL variant also starts the procedures B5 needs suspended (B5 reads the
+    # serving process once all wait at their first step); nobody works on them. Prefect
+    # on PostgreSQL starts flow runs faster than on SQLite.
     waiting = SUSPENDED[quick] - cases if kind == "postgres" and not ours_only else 0
-    # (B5 reads the serving process once all of them wait at their first step.)
     out: dict[str, Any] = {"kind": kind}
     try:
         pids = {"prefect server": server.proc.pid, "protect serve": runner.proc.pid,
@@ -579,7 +566,7 @@ def run(*, quick: bool = False) -> str:
     for kind in ("sqlite", "postgres"):
         proc = subprocess.run([sys.executable, "-m", "bench.b1_throughput", "--variant", kind]
                               + (["--quick"] if quick else []), cwd=ROOT, stdout=subprocess.PIPE,
-                              text=True, timeout=1200)
+                              text=True, timeout=2400)
         if proc.returncode != 0:
             raise RuntimeError(f"B1 {kind} failed (its output is above)")
         results[kind] = json.loads(proc.stdout.strip().splitlines()[-1])
