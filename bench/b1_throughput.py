@@ -31,7 +31,6 @@ import argparse
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,6 +38,8 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from bench.common import free_port
 
 ROOT = Path(__file__).parent.parent
 STEPS = 5
@@ -53,12 +54,6 @@ STOCK_BUDGET_S = {False: 60.0, True: 30.0}  # its runner polls every 10 s: a rat
 FLOOR_RUNS = 40
 # B5: procedures suspended when the serving process's RSS is read (PostgreSQL variant).
 SUSPENDED = {False: 1000, True: 200}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _rss_mb(pid: int, field: str) -> float:
@@ -128,7 +123,7 @@ def _setup_env(kind: str, home: Path) -> dict[str, str]:
     """Environment of one variant, set before Prefect is imported."""
     for name in [n for n in os.environ if n.startswith(("PREFECT_", "PROTECT_"))]:
         del os.environ[name]
-    env = {"PROTECT_HOME": str(home), "PROTECT_PREFECT_PORT": str(_free_port())}
+    env = {"PROTECT_HOME": str(home), "PROTECT_PREFECT_PORT": str(free_port())}
     if kind == "postgres":
         sys.path.insert(0, str(ROOT))
         from tests.pg import fresh_database

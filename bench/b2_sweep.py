@@ -7,7 +7,6 @@ import gc
 import os
 import random
 import shutil
-import socket
 import tempfile
 import textwrap
 import time
@@ -21,7 +20,7 @@ from typing import Any
 from sqlalchemy import delete, event, insert, text, update
 from sqlmodel import col, func, select
 
-from bench.common import median, write_section
+from bench.common import free_port, median, write_section
 from models import AuditEvent, HumanTask, OutboxMessage, Timer
 from models.db import engine_for, make_engine, migrate
 
@@ -80,12 +79,6 @@ def use_store(url: str) -> None:
 
     os.environ["PROTECT_DATABASE_URL"] = url
     get_settings.cache_clear()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager

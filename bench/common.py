@@ -5,12 +5,20 @@ from __future__ import annotations
 import os
 import platform
 import re
+import socket
 import statistics
 import sys
 import time
 from pathlib import Path
 
 DOC = Path(__file__).parent.parent / "docs" / "BENCHMARKS.md"
+
+
+def free_port() -> int:
+    """A port nobody listens on now: benchmarks run beside a running `make run`."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def machine() -> str:

@@ -30,12 +30,9 @@ def main() -> None:
     for name in [n for n in os.environ if n.startswith(("PREFECT_", "PROTECT_"))]:
         if name not in keep:
             del os.environ[name]
-    import socket
+    from bench.common import free_port
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    os.environ.update({"PROTECT_HOME": str(home), "PROTECT_PREFECT_PORT": str(port)})
+    os.environ.update({"PROTECT_HOME": str(home), "PROTECT_PREFECT_PORT": str(free_port())})
     from app.settings import configure_prefect_env, get_settings
 
     configure_prefect_env()
