@@ -175,6 +175,12 @@ def configure_prefect_env(settings: Settings | None = None) -> None:
         auth = s.prefect_auth_string()
         defaults["PREFECT_API_AUTH_STRING"] = auth
         defaults["PREFECT_SERVER_API_AUTH_STRING"] = auth
+    if os.environ.get("PREFECT_SERVER_API_CSRF_PROTECTION_ENABLED", "").lower() not in (
+            "1", "true"):
+        # Prefect's server takes no CSRF token unless told to (off by default, and in our
+        # set-ups); a client that supports them asks for one anyway (GET /csrf-token, refused)
+        # before its first write, and Prefect builds a new client for each procedure start.
+        defaults["PREFECT_CLIENT_CSRF_SUPPORT_ENABLED"] = "false"
     for key, value in defaults.items():
         os.environ.setdefault(key, value)
     if os.environ["PREFECT_API_URL"].startswith("http://"):

@@ -101,8 +101,22 @@ def sustained_rate(instants: list[float], in_flight: int, end: float) -> float:
 
 
 def _cpu_of(name: str, pid: int) -> float:
+    if name == "postgres":  # the postmaster: its live backends, and those it has reaped
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        reaped = (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+        return _cpu_s(pid) + reaped
     # The driver started the server and the executing process: count it alone.
     return _cpu_s(pid, descendants=name != "driver")
+
+
+def _with_postgres(pids: dict[str, int]) -> dict[str, int]:
+    """`pids`, and PostgreSQL's server when the variant runs on it: its CPU is part of every
+    cycle there (both stores' queries), as SQLite's is part of the processes that use it."""
+    if "+asyncpg" not in os.environ.get("PREFECT_API_DATABASE_CONNECTION_URL", ""):
+        return pids
+    postmaster = subprocess.run(["pgrep", "-o", "-x", "postgres"], capture_output=True,
+                                text=True).stdout.strip()
+    return {**pids, "postgres": int(postmaster)} if postmaster else pids
 
 
 def _cpu_per_cycle(before: dict[str, float], pids: dict[str, int], cycles: int
@@ -154,7 +168,14 @@ def _forms(today: str) -> dict[str, dict[str, Any]]:
 
 
 def _agency_pool(run_ids: set[int], stop: threading.Event, workers: int = 3) -> list[float]:
-    """Complete every open task of `run_ids` as soon as it appears; return completion instants."""
+    """Complete every open task of `run_ids` as soon as it appears; return completion instants.
+
+    One reader looks for open tasks (every 50 ms while it finds none new) and hands each to
+    one of `workers` agency threads. Every look is a query on the case store: one reader
+    keeps the agencies' own load on the database to what a real inbox would cost.
+    """
+    import queue
+
     from sqlmodel import col, select
 
     from app import clock, services
@@ -165,33 +186,44 @@ def _agency_pool(run_ids: set[int], stop: threading.Event, workers: int = 3) -> 
     forms = _forms(clock.now().date().isoformat())
     done: list[float] = []
     lock = threading.Lock()
+    tasks: queue.Queue[tuple[int, str, str]] = queue.Queue()
+    handed: set[int] = set()  # handed to an agency and not yet looked at again
 
-    def work(me: int) -> None:
+    def read() -> None:
         while not stop.is_set():
             with db() as session:
-                open_ids = session.exec(select(HumanTask.id, HumanTask.step,
-                                               HumanTask.procedure_run_id,
-                                               HumanTask.owner).where(
+                open_tasks = session.exec(select(HumanTask.id, HumanTask.step,
+                                                 HumanTask.owner).where(
                     HumanTask.status == "open",
                     col(HumanTask.procedure_run_id).in_(run_ids))).all()
-            mine = [t for t in open_ids if t[0] % workers == me]
-            if not mine:
-                time.sleep(0.02)
-                continue
-            for task_id, step, _run_id, owner in mine:
-                try:
-                    with db() as session:
-                        services.complete_task(session=session, task_id=task_id,
-                                               agency=owner, form=forms[step],
-                                               actor="bench", now=clock.now())
-                except Conflict:
-                    continue
-                with lock:
-                    done.append(time.monotonic())
-                # Delivery is the serving process's dispatcher's job (within 0.2 s), as for
-                # a completion through the API: the agency's request does not wait on Prefect.
+            new = [t for t in open_tasks if t[0] not in handed]
+            with lock:
+                handed.intersection_update(t[0] for t in open_tasks)
+                handed.update(t[0] for t in new)
+            for t in new:
+                tasks.put(t)
+            if not new:
+                time.sleep(0.05)
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(workers)]
+    def work() -> None:
+        while not stop.is_set():
+            try:
+                task_id, step, owner = tasks.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            try:
+                with db() as session:
+                    services.complete_task(session=session, task_id=task_id, agency=owner,
+                                           form=forms[step], actor="bench", now=clock.now())
+            except Conflict:
+                continue
+            with lock:
+                done.append(time.monotonic())
+            # Delivery is the serving process's dispatcher's job (within 0.2 s), as for a
+            # completion through the API: the agency's request does not wait on Prefect.
+
+    threads = [threading.Thread(target=read)]
+    threads += [threading.Thread(target=work) for _ in range(workers)]
     for t in threads:
         t.start()
     for t in threads:
@@ -392,7 +424,8 @@ def run_bare(mode: str, cases: int, budget_s: float, home: Path, server_pid: int
                         raise
                     time.sleep(0.5)
             time.sleep(2)
-            pids = {"prefect server": server_pid, "runner": proc.pid, "driver": os.getpid()}
+            pids = _with_postgres({"prefect server": server_pid, "runner": proc.pid,
+                                   "driver": os.getpid()})
             cpu_before = {n: _cpu_of(n, pid) for n, pid in pids.items()}
             flow_ids = [_create_bare_run(deployment.id) for _ in range(cases)]
             # The clock starts once every run waits at its first step, as ours does.
@@ -490,13 +523,26 @@ def _local_system(kind: str, home: Path) -> tuple[Any, Any]:
     return server, runner
 
 
-def variant(kind: str, quick: bool, ours_only: int | None = None) -> dict[str, Any]:
+def _run_ours_in_variant(kind: str, cases: int, quick: bool, waiting: int, server: Any,
+                         runner: Any, out: dict[str, Any]) -> None:
+    pids = _with_postgres({"prefect server": server.proc.pid,
+                           "protect serve": runner.proc.pid, "driver": os.getpid()})
+    out["ours"] = ours = run_ours(cases, OURS_BUDGET_S[quick], pids, waiting=waiting)
+    if waiting:
+        out["suspended"] = ours.pop("suspended")
+        out["serve_rss_mb_suspended"] = ours.pop("serve_rss_mb_suspended")
+    ours["serve_peak_rss_mb"] = _rss_mb(runner.proc.pid, "VmHWM")
+    ours["check_worker_peak_rss_mb"] = _children_peak_rss_mb(runner.proc.pid)
+    ours["server_peak_rss_mb"] = _rss_mb(server.proc.pid, "VmHWM")
+    ours["driver_peak_rss_mb"] = _rss_mb(os.getpid(), "VmHWM")
+
+
+def variant(kind: str, quick: bool, ours_only: int | None = None,
+            baselines_only: bool = False) -> dict[str, Any]:
     global _variant
     _variant = kind
     home = Path(tempfile.mkdtemp(prefix=f"protect-b1-{kind}-"))
     server, runner = _local_system(kind, home)
-    from app.settings import get_settings
-
     cases = ours_only or (40 if quick else 200)
     # The PostgreSQL variant also starts the procedures B5 needs suspended (B5 reads the
     # serving process once all wait at their first step); nobody works on them. Prefect
@@ -504,22 +550,21 @@ def variant(kind: str, quick: bool, ours_only: int | None = None) -> dict[str, A
     waiting = SUSPENDED[quick] - cases if kind == "postgres" and not ours_only else 0
     out: dict[str, Any] = {"kind": kind}
     try:
-        pids = {"prefect server": server.proc.pid, "protect serve": runner.proc.pid,
-                "driver": os.getpid()}
-        out["ours"] = ours = run_ours(cases, OURS_BUDGET_S[quick], pids, waiting=waiting)
-        if ours_only:
-            return out
-        if waiting:
-            out["suspended"] = ours.pop("suspended")
-            out["serve_rss_mb_suspended"] = ours.pop("serve_rss_mb_suspended")
-        ours["serve_peak_rss_mb"] = _rss_mb(runner.proc.pid, "VmHWM")
-        ours["check_worker_peak_rss_mb"] = _children_peak_rss_mb(runner.proc.pid)
-        ours["server_peak_rss_mb"] = _rss_mb(server.proc.pid, "VmHWM")
-        ours["driver_peak_rss_mb"] = _rss_mb(os.getpid(), "VmHWM")
+        if not baselines_only:
+            _run_ours_in_variant(kind, cases, quick, waiting, server, runner, out)
+            if ours_only:
+                return out
     finally:
         runner.stop()
         if ours_only:
             server.stop()
+            _drop_databases(kind)
+    return variant_baselines(kind, quick, home, server, out)
+
+
+def variant_baselines(kind: str, quick: bool, home: Path, server: Any, out: dict[str, Any]
+                      ) -> dict[str, Any]:
+    """The two bare-Prefect baselines on the variant's Prefect server, which they stop."""
     try:
         out["floor"] = run_bare("floor", FLOOR_RUNS, FLOOR_BUDGET_S[quick], home,
                                 server.proc.pid)
@@ -527,18 +572,25 @@ def variant(kind: str, quick: bool, ours_only: int | None = None) -> dict[str, A
                                 server.proc.pid)
     finally:
         server.stop()
-        if kind == "postgres":
-            from sqlalchemy.engine import make_url
-
-            from models.db import engine_for
-            from tests.pg import drop_database
-
-            engine_for(get_settings().database_url).dispose()
-            drop_database(get_settings().database_url)
-            prefect_db = make_url(os.environ["PREFECT_API_DATABASE_CONNECTION_URL"])
-            drop_database(prefect_db.set(drivername="postgresql+psycopg")
-                          .render_as_string(hide_password=False))
+        _drop_databases(kind)
     return out
+
+
+def _drop_databases(kind: str) -> None:
+    """The PostgreSQL variant's two databases, once its servers are stopped."""
+    if kind != "postgres":
+        return
+    from sqlalchemy.engine import make_url
+
+    from app.settings import get_settings
+    from models.db import engine_for
+    from tests.pg import drop_database
+
+    engine_for(get_settings().database_url).dispose()
+    drop_database(get_settings().database_url)
+    prefect_db = make_url(os.environ["PREFECT_API_DATABASE_CONNECTION_URL"])
+    drop_database(prefect_db.set(drivername="postgresql+psycopg")
+                  .render_as_string(hide_password=False))
 
 
 def summary(kind: str, r: dict[str, Any]) -> str:
@@ -585,16 +637,19 @@ def run(*, quick: bool = False) -> str:
         for what, fig in (("ours", r["ours"]), ("floor", r["floor"]), ("stock", r["stock"])):
             c = fig["cpu_ms_per_cycle"]
             worker = c.get("protect serve", c.get("runner", 0.0))
+            pg = f"{c['postgres']:.0f}" if "postgres" in c else "–"
             cpu_rows.append(f"| {kind} | {what} | {c['prefect server']:.0f} | {worker:.0f} | "
-                            f"{c['driver']:.0f} |")
+                            f"{c['driver']:.0f} | {pg} |")
     body = ("## B1 procedure throughput\n\n" + __doc__.split("\n\n", 1)[1].split("Usage")[0]
             + "\n\n| database | what | steps/s | p50 / p95 s to next step |\n|---|---|---|---|\n"
             + "\n".join(rows)
             + "\n\nCPU per flow-run cycle (a start or a resume, each a flow run from its top to "
               "its next suspension), in milliseconds, by process. The driver is the agencies and "
-              "the service layer for ours, the resuming loop for the bare flow:\n\n"
-              "| database | what | Prefect server | executing process | driver |\n"
-              "|---|---|---|---|---|\n" + "\n".join(cpu_rows)
+              "the service layer for ours, the resuming loop for the bare flow; PostgreSQL is "
+              "its server's processes (both stores' queries; on SQLite that work is inside the "
+              "processes that use the file):\n\n"
+              "| database | what | Prefect server | executing process | driver | PostgreSQL |\n"
+              "|---|---|---|---|---|---|\n" + "\n".join(cpu_rows)
             + "\n\n```\n" + "\n".join(lines) + "\n```\n")
     write_section("B1", body, cmd="python -m bench.b1_throughput" + (" --quick" if quick else ""))
     sq, pg = results["sqlite"], results["postgres"]
@@ -667,11 +722,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--ours-only", type=int, metavar="CASES",
                         help="only our procedures, this many cases (for tuning)")
+    parser.add_argument("--baselines-only", action="store_true",
+                        help="only the bare-Prefect baselines (for tuning)")
     args = parser.parse_args()
     if args.suspended:
         print(suspended_only(args.suspended))
     elif args.variant:
-        print(json.dumps(variant(args.variant, args.quick, ours_only=args.ours_only)))
+        print(json.dumps(variant(args.variant, args.quick, ours_only=args.ours_only,
+                                 baselines_only=args.baselines_only)))
     else:
         print(run(quick=args.quick))
 

@@ -252,12 +252,15 @@ class Executor:
                 if not state.is_pending():
                     return
                 flow = self.flows[flow_run.deployment_id]
-                run = await client.read_flow_run(flow_run.id)
+                # The engine reads the run again before the flow's code runs; until then it
+                # needs only the state it is in, as its own `set_state` records it.
+                flow_run.state, flow_run.state_name, flow_run.state_type = (
+                    state, state.name, state.type)
                 try:
                     if flow.isasync:
-                        await run_flow(flow, flow_run=run)
+                        await run_flow(flow, flow_run=flow_run)
                     else:  # a synchronous flow would block every other run: give it a thread
-                        await asyncio.to_thread(run_flow, flow, flow_run=run)
+                        await asyncio.to_thread(run_flow, flow, flow_run=flow_run)
                 except (Pause, Abort):
                     pass  # suspended (the normal end of a human step) or aborted by Prefect
                 except Exception:  # noqa: BLE001 - the engine has recorded the failure

@@ -29,15 +29,20 @@ def probe(suspend: bool = False) -> str:
     return "done"
 
 
+@flow(name="executor-probe")
+async def async_probe() -> str:
+    return "done"
+
+
 @contextmanager
-def executing(name: str, **options: Any) -> Iterator[Any]:
-    """An Executor serving `probe` as deployment `name`, on a thread of its own."""
+def executing(name: str, fn: Any = probe, **options: Any) -> Iterator[Any]:
+    """An Executor serving `fn` (`probe`) as deployment `name`, on a thread of its own."""
     import prefect.flow_engine
 
     from deployments.executor import Executor
 
     observer = prefect.flow_engine.observe_flow_run_suspension  # the executor replaces it
-    executor = Executor([(probe.to_deployment(name=name), probe)], concurrency=2, **options)
+    executor = Executor([(fn.to_deployment(name=name), fn)], concurrency=2, **options)
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_until_complete, args=(executor.run(),),
                               daemon=True)
@@ -121,3 +126,45 @@ def test_a_run_executed_here_opens_no_event_subscription_of_its_own(system, monk
         run_id = _start("quiet", parameters={"suspend": True})
         wait_for(lambda: _state(run_id).is_paused(), timeout=30, what="the run to suspend")
     assert subscribed == []
+
+
+def test_an_execution_reads_its_run_from_prefect_once(system, monkeypatch) -> None:
+    """The engine reads the run before the flow's code runs; the executor does not read it
+    again after taking it (each read is a request to Prefect's server, for every step).
+    Our procedures are async flows, executed on the executor's own client."""
+    from prefect.client.orchestration import PrefectClient
+
+    reads: list[Any] = []
+    real = PrefectClient.read_flow_run
+
+    async def counting(self: Any, flow_run_id: Any) -> Any:
+        reads.append(flow_run_id)
+        return await real(self, flow_run_id)
+
+    monkeypatch.setattr(PrefectClient, "read_flow_run", counting)
+    dead = f"http://127.0.0.1:{free_port()}/api"  # taken by the poll: no read on an event
+    with executing("once", async_probe, poll_s=0.2, events_api_url=dead):
+        run_id = _start("once")
+        wait_for(lambda: _state(run_id).is_completed(), timeout=30, what="the polled run")
+    assert reads.count(run_id) == 1
+
+
+def test_a_start_asks_prefect_for_no_csrf_token(system, monkeypatch) -> None:
+    """Prefect's server takes no CSRF token unless told to; a client that supports them asks
+    for one before its first write, and `run_deployment` builds a new client for each start
+    (app/settings.py, `configure_prefect_env`)."""
+    import httpx
+
+    paths: list[str] = []
+    real = httpx.Client.send
+
+    def recording(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+        paths.append(request.url.path)
+        return real(self, request, *args, **kwargs)
+
+    monkeypatch.setattr(httpx.Client, "send", recording)
+    with executing("tokenless", poll_s=0.2):
+        run_id = _start("tokenless")
+        wait_for(lambda: _state(run_id).is_completed(), timeout=30, what="the started run")
+    assert any(p.endswith("/create_flow_run") for p in paths)
+    assert not [p for p in paths if p.endswith("/csrf-token")]
