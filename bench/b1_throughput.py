@@ -21,7 +21,8 @@ clock starts, so the first round of resumes is a burst: the rate is counted from
 to the end of the window, for ours and for the baselines alike); procedure starts per second;
 p50/p95 from a completion's commit to the next task being open (from the case store's own
 timestamps); our throughput over stock's; our per-step cost over floor's; the CPU each
-process spent per flow-run cycle (starts and resumes). Peak RSS of each process feeds B5.
+process spent per flow-run cycle (starts and resumes), and PostgreSQL's in its variant.
+Peak RSS of each process feeds B5.
 Usage: `.venv/bin/python -m bench.b1_throughput [--quick]`.
 """
 
