@@ -72,12 +72,16 @@ def progress(message: str) -> None:
     print(f"  B1 {_variant}: {message}", file=sys.stderr, flush=True)
 
 
-def _cpu_s(pid: int, descendants: bool = True) -> float:
-    """CPU seconds (user + system) used so far by `pid`, and by its live descendants."""
+def _cpu_s(pid: int, descendants: bool = True, reaped: bool = False) -> float:
+    """CPU seconds (user + system) used so far by `pid`, and by its live descendants; with
+    `reaped`, also by the children it has waited for (a PostgreSQL server's ended backends)."""
     total = 0.0
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        ticks = int(fields[11]) + int(fields[12])
+        if reaped:
+            ticks += int(fields[13]) + int(fields[14])
+        total = ticks / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError):
         return 0.0
     if not descendants:
@@ -102,12 +106,9 @@ def sustained_rate(instants: list[float], in_flight: int, end: float) -> float:
 
 
 def _cpu_of(name: str, pid: int) -> float:
-    if name == "postgres":  # the postmaster: its live backends, and those it has reaped
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        reaped = (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
-        return _cpu_s(pid) + reaped
-    # The driver started the server and the executing process: count it alone.
-    return _cpu_s(pid, descendants=name != "driver")
+    # The driver started the server and the executing process: count it alone. PostgreSQL's
+    # backends come and go with their connections: count the ended ones too.
+    return _cpu_s(pid, descendants=name != "driver", reaped=name == "postgres")
 
 
 def _with_postgres(pids: dict[str, int]) -> dict[str, int]:
@@ -188,7 +189,7 @@ def _agency_pool(run_ids: set[int], stop: threading.Event, workers: int = 3) -> 
     done: list[float] = []
     lock = threading.Lock()
     tasks: queue.Queue[tuple[int, str, str]] = queue.Queue()
-    handed: set[int] = set()  # handed to an agency and not yet looked at again
+    handed: set[int] = set()  # handed to an agency, and still open at the last look
 
     def read() -> None:
         while not stop.is_set():
@@ -198,9 +199,8 @@ def _agency_pool(run_ids: set[int], stop: threading.Event, workers: int = 3) -> 
                     HumanTask.status == "open",
                     col(HumanTask.procedure_run_id).in_(run_ids))).all()
             new = [t for t in open_tasks if t[0] not in handed]
-            with lock:
-                handed.intersection_update(t[0] for t in open_tasks)
-                handed.update(t[0] for t in new)
+            handed.intersection_update(t[0] for t in open_tasks)
+            handed.update(t[0] for t in new)
             for t in new:
                 tasks.put(t)
             if not new:
@@ -524,8 +524,8 @@ def _local_system(kind: str, home: Path) -> tuple[Any, Any]:
     return server, runner
 
 
-def _run_ours_in_variant(kind: str, cases: int, quick: bool, waiting: int, server: Any,
-                         runner: Any, out: dict[str, Any]) -> None:
+def _run_ours_in_variant(cases: int, quick: bool, waiting: int, server: Any, runner: Any,
+                         out: dict[str, Any]) -> None:
     pids = _with_postgres({"prefect server": server.proc.pid,
                            "protect serve": runner.proc.pid, "driver": os.getpid()})
     out["ours"] = ours = run_ours(cases, OURS_BUDGET_S[quick], pids, waiting=waiting)
@@ -552,7 +552,7 @@ def variant(kind: str, quick: bool, ours_only: int | None = None,
     out: dict[str, Any] = {"kind": kind}
     try:
         if not baselines_only:
-            _run_ours_in_variant(kind, cases, quick, waiting, server, runner, out)
+            _run_ours_in_variant(cases, quick, waiting, server, runner, out)
             if ours_only:
                 return out
     finally:
