@@ -12,10 +12,14 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
 	touch $(STAMP)
 
-# The web tests drive Debian's chromium through Playwright (never `playwright install`).
+# The web tests drive Debian's chromium through Playwright (never `playwright install`), with a
+# CJK font so that pages and screenshots render Chinese rather than empty boxes, and chromium's
+# Chinese (chromium-l10n) so that a date input reads 年/月/日 as a Chinese worker's does.
 browser:
-	test -x /usr/bin/chromium || (apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+	test -x /usr/bin/chromium && test -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc \
+		&& test -f /usr/lib/chromium/locales/zh-CN.pak || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		chromium chromium-l10n fonts-noto-cjk)
 
 setup: browser $(STAMP)
 

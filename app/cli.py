@@ -21,7 +21,8 @@ from app.store import db  # noqa: E402
 cli = typer.Typer(help="Child protection procedures as workflows.", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
 case_cli = typer.Typer(help="Open and look after cases.", no_args_is_help=True)
-agency_cli = typer.Typer(help="Agencies and their webhooks.", no_args_is_help=True)
+agency_cli = typer.Typer(help="Agencies, their webhooks and group robots.",
+                         no_args_is_help=True)
 user_cli = typer.Typer(help="Users of the API and their tokens.", no_args_is_help=True)
 procedures_cli = typer.Typer(
     help="The procedures: list them (no command), show one, draw the docs, check the settings.")
@@ -38,6 +39,9 @@ cli.add_typer(hotline_cli, name="hotline")
 cluster_cli = typer.Typer(help="The scaled-out topology (docs/operations.md).",
                           no_args_is_help=True)
 cli.add_typer(cluster_cli, name="cluster")
+calendar_cli = typer.Typer(help="The working-day calendar: the operator's file, a year's days.",
+                           no_args_is_help=True)
+cli.add_typer(calendar_cli, name="calendar")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
@@ -56,8 +60,12 @@ def _read_json(path: Path) -> Any:
             from None
 
 
-def _ready() -> None:
+def _ready(*, starting: bool = False) -> None:
+    """Check the operator's files and the case store before a command works; `starting`: a
+    long-running process starts (up, serve, api), which also says once whether the next
+    90 days have official calendar data."""
     from app.agencies import seed_agencies
+    from app.calendar_settings import current as calendar
     from app.hotline_settings import current as hotline_rules
     from app.procedure_settings import current
     from app.risk import current_rules
@@ -66,9 +74,14 @@ def _ready() -> None:
     current()  # the procedure settings: refuse to start on an invalid file
     current_rules()  # and the risk rules of the screening import
     hotline_rules()  # the hotline's triage rules: the same
+    calendar()  # the operator's calendar file (holidays, make-up days): the same
     migrate(get_settings().database_url)
     with db() as session:
         seed_agencies(session=session)
+    if starting:
+        from app.calendar_settings import warn_once
+
+        warn_once(clock.now())  # logged once per process, never by a short command
 
 
 def _local(moment: Any) -> str:
@@ -79,12 +92,25 @@ def _local(moment: Any) -> str:
 
 
 def _task_row(t: Any, case_no: str, now: Any) -> dict[str, Any]:
-    from app.rules.workdays import working_days_between
+    """A task for the tables: its codes, and the names a person reads (app/vocabulary.py)."""
+    from app.rules.workdays import is_provisional, working_days_between
+    from app.vocabulary import owner_name, task_name
 
     return {"id": t.id, "case": case_no, "step": t.step, "title": t.title, "owner": t.owner,
             "owner_role": t.owner_role, "rung": t.rung, "status": t.status,
+            "step_name": task_name(t.step, t.title),
+            "owner_name": owner_name(t.owner, t.owner_role),
             "due_at": _local(t.due_at), "working_days_left": working_days_between(now, t.due_at),
+            "due_provisional": is_provisional(now, t.due_at),
             "overdue": t.status == "open" and t.due_at <= now}
+
+
+def _cell(text: str, width: int) -> str:
+    """`text` padded to `width` terminal columns (a Chinese character takes two)."""
+    import unicodedata
+
+    used = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return text + " " * max(0, width - used)
 
 
 # --- the local system ----------------------------------------------------------------------
@@ -96,7 +122,7 @@ def up(sweep_interval: int = typer.Option(60, help="Seconds between scheduled sw
     """Run the local system: Prefect server on SQLite, every deployment served, data seeded."""
     from app.local import run_local
 
-    _ready()
+    _ready(starting=True)
     _first_user_hint()
     run_local(sweep_interval_s=sweep_interval, runner=runner)
 
@@ -117,7 +143,7 @@ def api() -> None:
     """Serve only the REST API (on PROTECT_API_PORT) against the configured case store."""
     import uvicorn
 
-    _ready()
+    _ready(starting=True)
     _first_user_hint()
     s = get_settings()
     uvicorn.run("app.api:create_app", factory=True, host=s.api_host, port=s.api_port)
@@ -133,7 +159,7 @@ def serve(sweep_interval: int = typer.Option(60, help="Seconds between scheduled
     """Serve every deployment against an already running Prefect server."""
     from deployments.serve import serve_all
 
-    _ready()
+    _ready(starting=True)
     serve_all(sweep_interval_s=sweep_interval or None, runner=runner)
 
 
@@ -196,16 +222,35 @@ def case_sealed_record(
 @cli.command()
 def start(code: str, case: Annotated[str, typer.Option("--case", help="Case number or id.")],
           param: Annotated[list[str] | None, typer.Option(
-              "--param", help="KEY=VALUE for the procedure (codes and dates only).")] = None,
+              "--param", help="KEY=VALUE for the procedure (codes and dates only; "
+                              "`protect procedures show CODE` lists what it takes).")] = None,
+          again: Annotated[bool, typer.Option(
+              "--again", help="Start it although it already runs on the case (needs --reason)."
+          )] = False,
+          reason: Annotated[str | None, typer.Option(
+              "--reason", help="Why a second run is wanted: kept in the audit trail.")] = None,
           as_json: JsonOpt = False) -> None:
-    """Start a procedure (R2, R3, M1, J2…) for a case."""
+    """Start a procedure (R2, R3, M1, J2…; "r2" is R2) for a case."""
     from app.dispatch import dispatch
+    from app.errors import ValidationFailed
+    from expectations.runner import FieldError
+    from flows.catalog import procedure
 
-    params = dict(p.split("=", 1) for p in (param or []) if "=" in p)
+    procedure(code)  # an unknown code: one line naming the known ones, exit 2
+    params: dict[str, str] = {}
+    for p in param or []:
+        key, sep, value = p.partition("=")
+        if not sep or not key or key in params:
+            raise ValidationFailed([FieldError(
+                field="params", code="params.format",
+                message="each --param is KEY=VALUE, each key once",
+                message_zh="每个 --param 须为 KEY=VALUE，每个键只能出现一次")])
+        params[key] = value
     with db() as session:
         c = services.get_case(session=session, case_ref=case)
         run = services.start_procedure(session=session, case_id=c.id, code=code,
-                                       actor="coordinator", now=clock.now(), params=params)
+                                       actor="coordinator", now=clock.now(), params=params,
+                                       again=again, reason=reason)
         run_id = run.id
     report = dispatch(keys=[start_message_key(run_id)])
     with db() as session:
@@ -301,8 +346,10 @@ def tasks(case: Annotated[str | None, typer.Option("--case")] = None,
             session=session, now=now, case_ref=case, agency=agency, overdue=overdue)]
     for r in rows:
         r["assignee"] = r["owner"] + ("" if r["owner_role"] == "worker" else f"/{r['owner_role']}")
-    lines = [f"{r['id']:>6}  {r['case']:<14} {r['step']:<20} {r['assignee']:<28} "
-             f"due {r['due_at'][:16].replace('T', ' ')}{'  OVERDUE' if r['overdue'] else ''}"
+    lines = [f"{r['id']:>6}  {r['case']:<14} {_cell(r['step_name'], 32)} "
+             f"{_cell(r['owner_name'], 26)} due {r['due_at'][:16].replace('T', ' ')}"
+             f"{' (provisional)' if r['due_provisional'] else ''}"
+             f"{'  OVERDUE' if r['overdue'] else ''}"
              for r in rows]
     _out(rows, as_json, "\n".join(lines) or "no open tasks")
 
@@ -331,6 +378,7 @@ def sweep(now: Annotated[str | None, typer.Option(
         "--now", help="Sweep as of this ISO instant (default: the clock).")] = None,
           as_json: JsonOpt = False) -> None:
     """Fire due timers, escalate overdue tasks one rung, deliver pending messages."""
+    from app.rules.workdays import is_provisional
     from app.sweep import sweep as run_sweep
 
     report = run_sweep(now=clock.parse_instant(now) if now else None)
@@ -339,7 +387,11 @@ def sweep(now: Annotated[str | None, typer.Option(
             + (f", {report.delivery_failures} failed" if report.delivery_failures else "")]
     text += [f"  task {e['task_id']} ({e['case_no']} {e['step']}) → {e['to']}, due "
              f"{_local(clock.parse_instant(e['due_at']))[:16].replace('T', ' ')}"
+             + (" (provisional)" if is_provisional(clock.parse_instant(report.as_of),
+                                                   clock.parse_instant(e["due_at"])) else "")
              for e in report.escalations]
+    if report.calendar_warning:
+        text.append(f"  calendar: {report.calendar_warning}")
     _out(report.to_dict(), as_json, "\n".join(text))
 
 
@@ -353,9 +405,8 @@ def history(case: Annotated[str, typer.Option("--case")], as_json: JsonOpt = Fal
     lines += [f"  {r['name']:<28} {r['state']:<12} {r['flow']}" for r in data["flow_runs"]]
     if data.get("prefect_error"):
         lines.append(f"  (Prefect not reachable: {data['prefect_error']})")
-    lines.append("events:")
-    lines += [f"  {_local(clock.parse_instant(e['at']))[:19]}  {e['actor']:<22} {e['action']:<20} "
-              f"{json.dumps(e['detail'], ensure_ascii=False)}" for e in data["events"]]
+    lines.append("events:")  # each as a sentence in Beijing time; --json keeps the codes
+    lines += [f"  {e['sentence']}" for e in data["events"]]
     _out(data, as_json, "\n".join(lines))
 
 
@@ -464,16 +515,20 @@ def report(month: Annotated[str | None, typer.Option(
 
 @agency_cli.command("list")
 def agency_list(as_json: JsonOpt = False) -> None:
-    """Every agency with its code and webhook."""
+    """Every agency with its code, webhook and the kind of its group robot (never its URL)."""
     from sqlmodel import select
 
+    from app.robots import robot_kinds
     from models import Agency
 
     _ready()
     with db() as session:
-        rows = [a.model_dump() for a in session.exec(select(Agency).order_by(Agency.code))]
-    _out(rows, as_json, "\n".join(f"{r['code']:<30} {r['name_zh']}  {r['webhook_url'] or ''}"
-                                  for r in rows))
+        robots = robot_kinds(session=session)
+        rows = [{**a.model_dump(), "robot": robots.get(a.code)}
+                for a in session.exec(select(Agency).order_by(Agency.code))]
+    _out(rows, as_json, "\n".join(
+        f"{r['code']:<30} {r['name_zh']}  {r['webhook_url'] or ''}"
+        + (f"  robot: {r['robot']}" if r["robot"] else "") for r in rows))
 
 
 @agency_cli.command("set-webhook")
@@ -488,6 +543,41 @@ def agency_set_webhook(code: str, url: str) -> None:
         agency.webhook_url = url or None
         session.add(agency)
     typer.echo(f"{code} → {url}")
+
+
+@agency_cli.command("set-robot")
+def agency_set_robot(
+    code: str,
+    kind: Annotated[str, typer.Option("--kind", help="wecom (企业微信) or dingtalk (钉钉).")],
+    url: Annotated[str, typer.Option("--url", help="The group robot's webhook URL, with its "
+                                                   "key or access token.")],
+    secret: Annotated[str | None, typer.Option(
+        "--secret", help="DingTalk's 加签 secret (SEC…); '-' reads it from stdin.")] = None,
+) -> None:
+    """Also post this agency's new and escalated tasks to a WeCom or DingTalk group robot.
+
+    In Chinese, without the child's personal data (docs/operations.md, "Group robots")."""
+    from app.robots import set_robot
+
+    if secret == "-":
+        secret = sys.stdin.readline().rstrip("\r\n")
+    _ready()
+    with db() as session:
+        set_robot(session=session, code=code, kind=kind, url=url, secret=secret,
+                  actor="cli", now=clock.now())
+    # Neither the URL (it holds the robot's key) nor the secret is ever printed.
+    typer.echo(f"{code}: {kind} robot set" + (", signed" if secret is not None else ""))
+
+
+@agency_cli.command("clear-robot")
+def agency_clear_robot(code: str) -> None:
+    """Stop sending this agency's tasks to its group robot."""
+    from app.robots import clear_robot
+
+    _ready()
+    with db() as session:
+        cleared = clear_robot(session=session, code=code, actor="cli", now=clock.now())
+    typer.echo(f"{code}: robot cleared" if cleared else f"{code}: had no robot")
 
 
 # --- users ---------------------------------------------------------------------------------
@@ -627,6 +717,72 @@ def procedures_check(file: Annotated[Path | None, typer.Argument(
     data = {"file": str(path) if path else None, "valid": True,
             "procedures": sorted(loaded.procedures)}
     _out(data, as_json, f"{path or 'no settings file'}: valid")
+
+
+# --- the working-day calendar --------------------------------------------------------------
+
+
+def _day_runs(days: Any) -> list[str]:
+    """Dates as runs: 2027-02-05..2027-02-11 for consecutive days, else each date."""
+    from datetime import timedelta
+
+    runs: list[list[Any]] = []
+    for day in sorted(days):
+        if runs and day - runs[-1][1] == timedelta(days=1):
+            runs[-1][1] = day
+        else:
+            runs.append([day, day])
+    return [a.isoformat() if a == b else f"{a.isoformat()}..{b.isoformat()}" for a, b in runs]
+
+
+@calendar_cli.command("check")
+def calendar_check(file: Annotated[Path | None, typer.Argument(
+        help="A calendar file; default: the one in effect (PROTECT_CALENDAR_FILE).")] = None,
+                   as_json: JsonOpt = False) -> None:
+    """Check a calendar file; exit 2 with every problem and its line when it is invalid."""
+    from app.calendar_settings import load
+    from app.rules.calendar_data import package_knows
+
+    path = file or get_settings().calendar_file
+    if path is None:
+        raise ProtectError("no calendar file: name one, or set PROTECT_CALENDAR_FILE")
+    plans = load(path).plans
+    years = [{"year": y, "notice": p.notice, "holidays": len(p.holidays),
+              "workdays": len(p.workdays), "replaces_chinese_calendar": package_knows(y)}
+             for y, p in plans.items()]
+    lines = [f"{path}: valid, " + (f"{len(years)} year(s)" if years else "no year entered")]
+    lines += [f"  {y['year']}  {y['notice']}: {y['holidays']} day(s) off, {y['workdays']} "
+              "make-up working day(s)"
+              + ("; replaces chinese-calendar's data" if y["replaces_chinese_calendar"] else "")
+              for y in years]
+    _out({"file": str(path), "valid": True, "years": years}, as_json, "\n".join(lines))
+
+
+@calendar_cli.command("show")
+def calendar_show(year: int,
+                  file: Annotated[Path | None, typer.Option(
+                      "--file", help="Read this calendar file instead of the one in effect.")]
+                  = None,
+                  as_json: JsonOpt = False) -> None:
+    """A year's holidays and make-up working days, and where they come from."""
+    from app.calendar_settings import current, load
+
+    if not 1900 <= year <= 9998:
+        raise ProtectError(f"{year} is not a year this calendar can show (1900-9998)")
+    path = file or get_settings().calendar_file
+    days = (load(file) if file else current()).year(year)
+    data = {"year": year, "source": days.source, "official": days.official,
+            "reference": days.reference, "file": str(path) if days.source == "file" else None,
+            "holidays": [d.isoformat() for d in days.holidays],
+            "workdays": [d.isoformat() for d in days.workdays]}
+    source = {"file": f"the calendar file {path}, notice {days.reference}",
+              "chinese-calendar": days.reference,
+              "holidays": f"PROVISIONAL, no official data: {days.reference}"}[days.source]
+    lines = [f"{year}: {source}",
+             f"  holidays:  {', '.join(_day_runs(days.holidays)) or '-'}",
+             f"  make-up working days:  "
+             f"{', '.join(f'{d:%Y-%m-%d} ({d:%a})' for d in days.workdays) or '-'}"]
+    _out(data, as_json, "\n".join(lines))
 
 
 # --- screening (S2) ------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""Delivering the outbox: start runs and resume runs in Prefect, notify agencies by webhook,
-feed results back to the hotline platform.
+"""Delivering the outbox: start runs and resume runs in Prefect, notify agencies by webhook
+and in their group chats (app/robots.py), feed results back to the hotline platform.
 
 Every message is claimed with a compare-and-set before delivery, so two dispatchers (two
 sweeps, a sweep and a completion) never deliver the same message at once; each delivery is
@@ -344,6 +344,10 @@ def deliver(msg: OutboxMessage, *, prefect_retries: int = PREFECT_RETRIES) -> No
             raise
     elif msg.kind == "notify":
         _notify(msg)
+    elif msg.kind == "robot":
+        from app.robots import deliver as deliver_to_robot
+
+        deliver_to_robot(msg)
     elif msg.kind == "hotline":
         from app.hotline import deliver_feedback
 

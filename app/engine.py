@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 from app import audit, clock
 from app.outbox import enqueue, resume_message_key, start_message_key, timer_message_key
 from app.procedure_settings import step_ladder
+from app.robots import enqueue_robot
 from app.rules.ladder import AgencyNode
 from app.rules.workdays import TZ, due_after
 from app.services import start_procedure
@@ -115,8 +116,22 @@ def open_task(procedure_run_id: int, step: str, step_key: str, owner: str | None
 
     A `correction` task asks the same owner to submit the step's form again, corrected.
     """
+    return _open_task(procedure_run_id, step, step_key, owner, correction, clock.now())
+
+
+def open_task_after_timer(procedure_run_id: int, step: str, step_key: str, owner: str | None,
+                          correction: bool, fired_at: datetime) -> int:
+    """`open_task` for the step that follows a timer: opened when the timer fired, if that is
+    later than now — a sweep "as of" a later day (`protect sweep --now`) fired it — so that
+    its deadline counts from that day and a long scenario can be driven from the command
+    line. Never earlier than now: a task is not opened in the past."""
+    return _open_task(procedure_run_id, step, step_key, owner, correction,
+                      max(fired_at, clock.now()))
+
+
+def _open_task(procedure_run_id: int, step: str, step_key: str, owner: str | None,
+               correction: bool, now: datetime) -> int:
     spec = step_spec(step)
-    now = clock.now()
     with db() as session:
         existing = session.exec(select(HumanTask).where(
             HumanTask.procedure_run_id == procedure_run_id,
@@ -142,9 +157,13 @@ def open_task(procedure_run_id: int, step: str, step_key: str, owner: str | None
         audit.record(session=session, at=now, actor="system", action="task.opened",
                      case_id=run.case_id, procedure_run_id=procedure_run_id, task_id=task.id,
                      step=step, owner=first, due_at=task.due_at.isoformat())
-        enqueue(session=session, kind="notify", dedupe_key=f"notify:task:{task.id}:opened",
-                payload={"agency": first, "event": "task.opened", "task_id": task.id,
-                         "step": step, "due_at": task.due_at.isoformat()}, now=now)
+        key = f"notify:task:{task.id}:opened"
+        payload = {"agency": first, "event": "task.opened", "task_id": task.id, "step": step,
+                   "due_at": task.due_at.isoformat()}
+        # Delivered on the real clock, whenever the task opened: to the agency's webhook, and
+        # as a message of its own to its group robot, if it has one (app/robots.py).
+        enqueue(session=session, kind="notify", dedupe_key=key, payload=payload, now=clock.now())
+        enqueue_robot(session=session, notify_key=key, payload=payload, now=clock.now())
         return int(task.id)  # type: ignore[arg-type]
 
 

@@ -38,3 +38,7 @@ class ValidationFailed(ProtectError):
 
     def to_dict(self) -> dict[str, Any]:
         return {**super().to_dict(), "fields": [e.model_dump() for e in self.errors]}
+
+
+class UnknownProcedure(NotFound):
+    """No procedure has this code; the message names the known ones."""

@@ -8,7 +8,7 @@ from sqlmodel import col, select
 
 from app.services import get_case
 from app.store import db
-from models import AuditEvent, ProcedureRun
+from models import AuditEvent, HumanTask, ProcedureRun
 
 
 def flow_runs_for(case_no: str) -> list[dict[str, Any]]:
@@ -27,21 +27,33 @@ def flow_runs_for(case_no: str) -> list[dict[str, Any]]:
              "state_type": r.state.type.value if r.state else ""} for r in runs]
 
 
-def case_history(case_ref: str) -> dict[str, Any]:
+def case_history(case_ref: str, lang: str = "zh") -> dict[str, Any]:
+    """The case's runs and audit events, codes and ids, each with the words a person reads
+    (`procedure_name`, …; an event's `sentence`) in `lang`."""
+    from app.vocabulary import Vocabulary
+
+    w = Vocabulary(lang)
     with db() as session:
         case = get_case(session=session, case_ref=case_ref)
         runs = session.exec(select(ProcedureRun).where(ProcedureRun.case_id == case.id)
                             .order_by(col(ProcedureRun.id))).all()
         events = session.exec(select(AuditEvent).where(AuditEvent.case_id == case.id)
                               .order_by(col(AuditEvent.at), col(AuditEvent.id))).all()
+        steps = {int(i or 0): s for i, s in session.exec(
+            select(HumanTask.id, HumanTask.step).where(HumanTask.case_id == case.id)).all()}
+        by_id = {int(r.id or 0): r for r in runs}
         data: dict[str, Any] = {
             "case": case.case_no,
             "status": case.status,
             "procedures": [{"id": r.id, "code": r.code, "status": r.status,
-                            "outcome": r.outcome, "flow_run_id": r.flow_run_id} for r in runs],
+                            "outcome": r.outcome, "flow_run_id": r.flow_run_id,
+                            "procedure_name": w.run(r.code, r.params),
+                            "status_name": w.status("run", r.status),
+                            "outcome_name": w.outcome(r.code, r.outcome)} for r in runs],
             "events": [{"at": e.at.isoformat(), "actor": e.actor, "action": e.action,
                         "procedure_run_id": e.procedure_run_id, "task_id": e.task_id,
-                        "detail": e.detail} for e in events],
+                        "detail": e.detail,
+                        "sentence": w.sentence(e, steps=steps, runs=by_id)} for e in events],
         }
     try:
         data["flow_runs"] = flow_runs_for(data["case"])

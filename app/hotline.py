@@ -13,9 +13,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from sqlmodel import Session, col, select
 
 from app import audit
@@ -25,8 +25,15 @@ from app.notify import canonical_json
 from app.outbox import enqueue
 from app.rules.triage import Concern, triage
 from app.rules.workdays import TZ
-from app.services import INTAKE_FIELDS, ChildIn, new_case, open_case, start_procedure
-from app.validation import _pydantic_errors
+from app.services import (
+    INTAKE_FIELDS,
+    ChildIn,
+    new_case,
+    open_case,
+    start_procedure,
+    typed_child,
+)
+from app.validation import _pydantic_errors, typed_text
 from models import Agency, Case, Child, HotlineReport, HumanTask, ProcedureRun
 
 SOURCES = ("12355", "12345")
@@ -39,8 +46,10 @@ class ReporterIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     relation: Literal["self", "parent", "relative", "neighbour", "teacher", "passer_by",
                       "official", "anonymous"]
-    name: str | None = Field(default=None, max_length=64)
-    phone: str | None = Field(default=None, max_length=20)
+    name: Annotated[str | None, BeforeValidator(typed_text("报告人姓名", name=True))] = Field(
+        default=None, max_length=64)
+    phone: Annotated[str | None, BeforeValidator(typed_text("电话"))] = Field(
+        default=None, max_length=20)
 
 
 class HotlineReportIn(BaseModel):
@@ -51,7 +60,8 @@ class HotlineReportIn(BaseModel):
     reference: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{3,63}$")
     received_on: date
     reporter: ReporterIn
-    description: str = Field(min_length=5, max_length=2000)
+    description: Annotated[str, BeforeValidator(typed_text("描述", multiline=True))] = Field(
+        min_length=5, max_length=2000)
     concerns: list[Concern] = Field(min_length=1)
     street: str | None = None  # "xingqing-fenghuang": the street office where the child is
     child: ChildIn
@@ -89,7 +99,7 @@ def check_report(data: Any) -> HotlineReportIn:
                                              "报告必须是 JSON 对象")])
     errors = [e.model_copy(update={"field": REPORT_FIELDS[e.field]}) for e in validate_record(
         "hotline_report", {k: _get(data, path) for k, path in REPORT_FIELDS.items()})]
-    child = data.get("child") if isinstance(data.get("child"), dict) else {}
+    child = typed_child(data.get("child")) if isinstance(data.get("child"), dict) else {}
     child_record = {k: child.get(k) for k in INTAKE_FIELDS}
     child_record["intake_date"] = data.get("received_on")
     rename = {f: f"child.{f}" for f in INTAKE_FIELDS} | {"intake_date": "received_on"}
@@ -142,13 +152,19 @@ def _digest(report: HotlineReportIn) -> str:
     return hashlib.sha256(canonical_json(report.model_dump(mode="json"))).hexdigest()
 
 
-def _case_for(*, session: Session, report: HotlineReportIn, actor: str,
-              now: datetime) -> tuple[Case, bool]:
-    """The child's open case, when the child is known by ID number; else a new case."""
+def _case_for(*, session: Session, report: HotlineReportIn, categories: tuple[str, ...],
+              actor: str, now: datetime) -> tuple[Case, bool]:
+    """The child's open case, when the child is known by ID number; else a new case.
+
+    The child's categories (保护对象类别) gain those that triage found (`categories`): the
+    case page shows them and the dashboard counts the case under them, as for `case open`.
+    """
     if report.child.id_number:
         child = session.exec(select(Child).where(
             Child.id_number == report.child.id_number)).first()
         if child is not None:
+            child.categories = list(dict.fromkeys([*child.categories, *categories]))
+            session.add(child)
             case = session.exec(select(Case).where(Case.child_id == child.id,
                                                    Case.status == "open")
                                 .order_by(col(Case.id).desc())).first()
@@ -157,7 +173,9 @@ def _case_for(*, session: Session, report: HotlineReportIn, actor: str,
             assert child.id is not None
             return new_case(session=session, child_id=child.id, district=report.child.district,
                             source="hotline", actor=actor, now=now), True
-    intake = {"child": report.child.model_dump(mode="json"), "guardians": [],
+    child_in = report.child.model_dump(mode="json")
+    child_in["categories"] = list(dict.fromkeys([*child_in["categories"], *categories]))
+    intake = {"child": child_in, "guardians": [],
               "intake_date": report.received_on.isoformat(), "source": "hotline"}
     return open_case(session=session, data=intake, actor=actor, now=now), True
 
@@ -221,7 +239,8 @@ def receive_report(*, session: Session, data: Any, actor: str, now: datetime) ->
     rules = current()
     decided = triage(report.concerns, rules.categories, rules.fallback,
                      district=report.child.district, street=report.street)
-    case, opened = _case_for(session=session, report=report, actor=actor, now=now)
+    case, opened = _case_for(session=session, report=report,
+                             categories=decided.child_categories, actor=actor, now=now)
     assert case.id is not None
     already = {code for code in decided.procedures if _running(session, case.id, code)}
     row = HotlineReport(source=report.source, reference=report.reference,
@@ -246,6 +265,7 @@ def receive_report(*, session: Session, data: Any, actor: str, now: datetime) ->
                  case_id=case.id, report_id=row.id, source=report.source,
                  reference=report.reference, categories=list(decided.categories),
                  agencies=list(decided.agencies), procedures=list(decided.procedures),
+                 child_categories=list(decided.child_categories),
                  already_running=sorted(already))
     return _receipt(session, row, created=True, case_opened=opened)
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 import tomllib
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from app.errors import ProtectError
 from app.rules.triage import CONCERNS, LOCAL, CategoryRule, Concern
+from app.services import Category as ChildCategory
 
 
 class HotlineSettingsError(ProtectError):
@@ -72,6 +73,10 @@ class CategorySettings(BaseModel):
                         AfterValidator(_once)] = Field(min_length=1)
     start: Annotated[list[Annotated[str, AfterValidator(_procedure)]],
                      AfterValidator(_once)] = Field(default_factory=list)
+    # The child's categories (保护对象类别, as at intake) a report in this category records on
+    # the case's child: what the case page shows and the dashboard counts by.
+    child_categories: Annotated[list[ChildCategory], AfterValidator(_once)] = Field(
+        default_factory=list)
 
 
 class HotlineFile(BaseModel):
@@ -96,6 +101,8 @@ def _problems(exc: ValidationError) -> list[tuple[str, str]]:
         key = ".".join(str(p) for p in err["loc"]) or "fallback"
         if err["type"] == "extra_forbidden":
             message = "unknown setting"
+        elif err["type"] == "literal_error" and "child_categories" in err["loc"]:
+            message = f"unknown child category; one of {', '.join(get_args(ChildCategory))}"
         elif err["type"] == "literal_error":
             message = f"unknown concern; one of {', '.join(CONCERNS)}"
         else:
@@ -110,7 +117,8 @@ class HotlineRules:
     def __init__(self, path: Path | None, parsed: HotlineFile) -> None:
         self.path, self.fallback = path, parsed.fallback
         self.categories = {name: CategoryRule(name, c.title, tuple(c.concerns),
-                                              tuple(c.route_to), tuple(c.start))
+                                              tuple(c.route_to), tuple(c.start),
+                                              tuple(c.child_categories))
                            for name, c in parsed.categories.items()}
 
 

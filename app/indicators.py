@@ -32,24 +32,15 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 from sqlmodel import Session, col, select
 
+from app.rules.screening import CATEGORIES as _SCREENING_LABELS
 from app.rules.workdays import TZ
+from app.vocabulary import category_name, procedure_name
 from models import Agency, AuditEvent, Case, Child, HumanTask, ProcedureRun, ScreeningBatch
 
-# The child's categories (保护对象, 三(二)), as the intake form names them (app/services.py).
+# The child's categories (保护对象, 三(二)), as the intake form names them (app/services.py),
+# by the names the pages read (app/vocabulary.py category_name: one place for the words).
 CATEGORIES: dict[str, tuple[str, str]] = {
-    "street": ("流浪儿童", "Street children"),
-    "orphan_scattered": ("散居孤儿", "Scattered orphans"),
-    "orphan_institution": ("机构孤儿", "Orphans in institutions"),
-    "disabled": ("残疾儿童", "Disabled children"),
-    "seriously_ill": ("重病儿童", "Seriously ill children"),
-    "parents_disabled_or_ill": ("父母重残重病", "Parents severely disabled or ill"),
-    "parents_imprisoned": ("父母服刑", "Parents imprisoned"),
-    "parents_in_rehab": ("父母强制戒毒", "Parents in compulsory drug rehabilitation"),
-    "one_parent_dead_other_unable": ("一方死亡另一方无力监护",
-                                     "One parent dead, the other unable to care"),
-    "poor_family": ("困难家庭儿童", "Children of poor families"),
-    "left_behind": ("农村留守儿童", "Rural left-behind children"),
-}
+    code: (category_name(code, "zh"), category_name(code, "en")) for code in _SCREENING_LABELS}
 
 
 def label(zh: str, en: str) -> Any:
@@ -217,13 +208,7 @@ class ProcedureRow(BaseModel):
 
 
 def _procedure_names(code: str) -> tuple[str, str]:
-    from flows.catalog import all_procedures
-
-    spec = all_procedures().get(code)
-    if spec is None:
-        return code, code
-    en, _, zh = spec.title.partition(" (")
-    return (zh.rstrip(")") or en), en
+    return procedure_name(code, "zh"), procedure_name(code, "en")
 
 
 def cases_by_procedure(session: Session, scope: Scope) -> list[ProcedureRow]:

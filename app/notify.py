@@ -66,8 +66,9 @@ def verify(body: bytes, timestamp: str, signature: str, secret: str) -> bool:
     return hmac.compare_digest(expected.encode("utf-8"), signature.encode("utf-8"))
 
 
-def _where(url: str) -> str:
-    # Only scheme, host and port: the path or query string may embed tokens.
+def where(url: str) -> str:
+    """Only the scheme, host and port of `url`, for an error: its path or query string may
+    embed tokens (a robot's key, an access token)."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
 
@@ -115,28 +116,47 @@ def post_signed(
         TIMESTAMP_HEADER: timestamp,
         MESSAGE_ID_HEADER: message_id,
     }
-    where = _where(url)
+    status = post_once(url, body, headers=headers, message_id=message_id,
+                       timeout=timeout).status_code
+    if not 200 <= status < 300:
+        # The response body is deliberately left out: receivers may echo the payload back.
+        raise DeliveryError(f"HTTP {status} delivering message {message_id} to {where(url)}")
+
+
+def post_once(
+    url: str, body: bytes, *, headers: dict[str, str], message_id: str, timeout: float
+) -> requests.Response:
+    """POST `body` once, without following redirects; the answer, whatever its status.
+
+    Args:
+        url: Receiver endpoint; only its scheme, host and port ever appear in an error.
+        body: Exact bytes to send.
+        headers: Request headers.
+        message_id: The outbox message's id, for the error message.
+        timeout: Seconds for connecting and for each read.
+
+    Raises:
+        DeliveryError: On a timeout or a connection error (never with the body).
+    """
+    host = where(url)
     try:
-        # No redirects: a signed message about a child must not be forwarded somewhere unplanned.
+        # No redirects: a message about a child must not be forwarded somewhere unplanned.
         with requests.post(
             url, data=body, headers=headers, timeout=timeout, allow_redirects=False
         ) as response:
-            status = response.status_code
+            return response
     except requests.Timeout as exc:
         raise DeliveryError(
-            f"timeout after {timeout:g}s delivering message {message_id} to {where}"
+            f"timeout after {timeout:g}s delivering message {message_id} to {host}"
         ) from exc
     except requests.ConnectionError as exc:
         raise DeliveryError(
-            f"connection error delivering message {message_id} to {where}: {_reason(exc)}"
+            f"connection error delivering message {message_id} to {host}: {_reason(exc)}"
         ) from exc
     except requests.RequestException as exc:
         raise DeliveryError(
-            f"request failed delivering message {message_id} to {where}: {type(exc).__name__}"
+            f"request failed delivering message {message_id} to {host}: {type(exc).__name__}"
         ) from exc
-    if not 200 <= status < 300:
-        # The response body is deliberately left out: receivers may echo the payload back.
-        raise DeliveryError(f"HTTP {status} delivering message {message_id} to {where}")
 
 
 def backoff_seconds(attempt: int) -> float:

@@ -26,7 +26,7 @@ def _deadline(step: StepSpec) -> str:
 
 def listing(procedures: Mapping[str, ProcedureSpec]) -> list[dict[str, Any]]:
     """One row per procedure: what `protect procedures --json` prints."""
-    return [{"code": p.code, "area": p.area, "title": p.title, "flow_name": p.flow_name,
+    return [{"code": p.code, "area": p.area, "title": p.full_title, "flow_name": p.flow_name,
              "deployment": p.deployment, "steps": len(p.steps)} for p in procedures.values()]
 
 
@@ -44,10 +44,12 @@ def describe(spec: ProcedureSpec, levels: Mapping[str, LadderSettings] | None = 
     } for s in spec.steps]
     waits = [{"name": w.name, "title": w.title, "after": list(w.durations), "since": w.since}
              for w in spec.waits]
+    params = [{"name": p.name, "kind": p.kind, "title_zh": p.title_zh, "title_en": p.title_en,
+               "choices": list(p.choices)} for p in spec.params]
     return {
-        "code": spec.code, "area": spec.area, "title": spec.title, "flow_name": spec.flow_name,
-        "deployment": spec.deployment, "entrypoint": spec.entrypoint, "steps": steps,
-        "waits": waits,
+        "code": spec.code, "area": spec.area, "title": spec.full_title, "flow_name": spec.flow_name,
+        "deployment": spec.deployment, "entrypoint": spec.entrypoint, "by_hand": spec.by_hand,
+        "params": params, "steps": steps, "waits": waits,
         "graph": {"edges": [{"from": e.source, "to": e.target, "when": e.when}
                             for e in spec.graph],
                   "starts": spec.starts, "outcomes": spec.outcomes},
@@ -105,7 +107,7 @@ def mermaid(spec: ProcedureSpec) -> str:
 
 def show_text(spec: ProcedureSpec, levels: Mapping[str, LadderSettings] | None = None) -> str:
     """`protect procedures show CODE`: the steps with owners, deadlines, ladders; the graph."""
-    lines = [f"{spec.code}  {spec.title}",
+    lines = [f"{spec.code}  {spec.full_title}",
              f"area {spec.area} · deployment {spec.deployment} · {spec.entrypoint}", "", "steps:"]
     for s in spec.steps:
         lines += [f"  {s.name:<20} {s.title}",
@@ -117,13 +119,26 @@ def show_text(spec: ProcedureSpec, levels: Mapping[str, LadderSettings] | None =
         lines += ["", "waits:"]
         lines += [f"  {w.name:<20} {', '.join(w.durations)} after {w.since} ({w.title})"
                   for w in spec.waits]
+    if not spec.by_hand:
+        lines += ["", "started by the system only, not by hand"]
+    elif spec.params:
+        lines += ["", "parameters (protect start … --param NAME=VALUE):"]
+        lines += [f"  {p.name:<20} {_param_kind(p.kind, p.choices)}: {p.title_en} "
+                  f"({p.title_zh})" for p in spec.params]
     lines += ["", f"starts: {', '.join(spec.starts) or 'none'}",
               f"outcomes: {', '.join(spec.outcomes)}", "", "graph (Mermaid):", mermaid(spec)]
     return "\n".join(lines)
 
 
+def _param_kind(kind: str, choices: tuple[str, ...]) -> str:
+    return {"date": "a date, YYYY-MM-DD", "district": "a district (xingqing, jinfeng…)",
+            "street": "a street office, street:…", "community": "a community, community:…",
+            "hospital": "a hospital, hospital:…", "agency": "an agency code",
+            "choice": " | ".join(choices)}[kind]
+
+
 def list_text(procedures: Mapping[str, ProcedureSpec]) -> str:
-    return "\n".join(f"{p.code:<4} {p.area:<10} {p.title}  ({len(p.steps)} step"
+    return "\n".join(f"{p.code:<4} {p.area:<10} {p.full_title}  ({len(p.steps)} step"
                      + ("s)" if len(p.steps) != 1 else ")") for p in procedures.values())
 
 
@@ -159,10 +174,10 @@ def render_docs(procedures: Mapping[str, ProcedureSpec],
     """docs/procedures.md: every procedure's steps, waits and Mermaid graph."""
     parts = [INTRO]
     parts += ["| code | area | procedure | steps |", "| --- | --- | --- | --- |"]
-    parts += [f"| [{p.code}](#{p.code.lower()}) | {p.area} | {_md(p.title)} | {len(p.steps)} |"
+    parts += [f"| [{p.code}](#{p.code.lower()}) | {p.area} | {_md(p.full_title)} | {len(p.steps)} |"
               for p in procedures.values()]
     for spec in procedures.values():
-        parts += ["", f"## {spec.code}", "", f"**{_md(spec.title)}** · area `{spec.area}` · "
+        parts += ["", f"## {spec.code}", "", f"**{_md(spec.full_title)}** · area `{spec.area}` · "
                   f"flow [`{spec.entrypoint.split(':')[0]}`](../{spec.entrypoint.split(':')[0]})"
                   f" · deployment `{spec.deployment}`", "",
                   "| step | owner | deadline | escalation |", "| --- | --- | --- | --- |"]

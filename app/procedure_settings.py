@@ -396,7 +396,7 @@ def render_settings(procedures: Mapping[str, ProcedureSpec],
         lines += [f"{k} = {_toml(v)}" for k, v in ladder.model_dump().items() if v is not None]
         lines.append("")
     for code, spec in procedures.items():
-        lines += [f"# --- {code} {spec.title} ---", ""]
+        lines += [f"# --- {code} {spec.full_title} ---", ""]
         for step in spec.steps:
             owner = step.owner or f"by the flow: {step.owner_rule or '?'}"
             lines += textwrap.wrap(f"{step.title}; owner {owner}", 99, initial_indent="# ",

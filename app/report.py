@@ -70,9 +70,18 @@ def text_table(table: Table) -> str:
     return "\n".join(lines)
 
 
+def _district(district: str | None, lang: str) -> str:
+    """The district by name (app/vocabulary.py), or every district."""
+    from app.vocabulary import district_name
+
+    if district:
+        return district_name(district, lang)
+    return "全部" if lang == "zh" else "all"
+
+
 def text(ind: Indicators) -> str:
     scope = ind.scope
-    head = (f"period {_period(scope)}, district {scope.district or 'all'}, "
+    head = (f"period {_period(scope)}, district {_district(scope.district, 'zh')}, "
             f"as of {_as_of(scope)}")
     return "\n\n".join([head, *(text_table(t) for t in ind.indicators.values())])
 
@@ -105,7 +114,8 @@ def csv_text(ind: Indicators) -> str:
 def markdown(ind: Indicators, title: str) -> str:
     s = ind.scope
     parts = [f"# {title}", "",
-             f"期间 Period: {_period(s)} · 区县 District: {s.district or '全部 all'} · "
+             f"期间 Period: {_period(s)} · 区县 District: {_district(s.district, 'zh')} "
+             f"{_district(s.district, 'en')} · "
              f"截至 As of: {_as_of(s)}", ""]
     for t in ind.indicators.values():
         parts += [f"## {t.title_zh} {t.title_en}", ""]
@@ -144,7 +154,8 @@ def html_report(ind: Indicators, *, title_zh: str, title_en: str, generated: dat
            f"<title>{esc(title_zh)} {esc(title_en)}</title><style>{CSS}</style></head><body>",
            f"<h1>{esc(title_zh)} <span class=en>{esc(title_en)}</span></h1>",
            f"<p class=meta>期间 Period: {esc(_period(s))} · 区县 District: "
-           f"{esc(s.district or '全部 all')} · 截至 As of: {esc(_as_of(s))} · 生成 Generated: "
+           f"{esc(_district(s.district, 'zh'))} {esc(_district(s.district, 'en'))} · "
+           f"截至 As of: {esc(_as_of(s))} · 生成 Generated: "
            f"{esc(generated.astimezone(TZ).isoformat(timespec='minutes'))}</p>"]
     for t in ind.indicators.values():
         out.append(f"<h2>{esc(t.title_zh)} <span class=en>{esc(t.title_en)}</span></h2>")
@@ -185,8 +196,10 @@ def _write(path: Path, data: str, encoding: str = "utf-8") -> None:
 
 
 def report_title(month: str, district: str | None) -> tuple[str, str]:
-    zh = f"未成年人社会保护月度统计 {month}" + (f"({district})" if district else "")
-    en = f"Minor protection monthly indicators {month}" + (f" ({district})" if district else "")
+    zh = f"未成年人社会保护月度统计 {month}" + (f"（{_district(district, 'zh')}）"
+                                          if district else "")
+    en = f"Minor protection monthly indicators {month}" + (f" ({_district(district, 'en')})"
+                                                          if district else "")
     return zh, en
 
 

@@ -34,16 +34,21 @@ from app.rules.screening import (
     REQUIRED_COLUMNS,
     ROW_COLUMN,
     SEX_NAMES,
+    Refusal,
     category_codes,
     cell_text,
+    formula_cell,
     header_field,
     identity_key,
     is_rejects_column,
     mask_id,
+    merged_cell,
     norm_choice,
     norm_date,
+    read_cell,
     risk_codes,
 )
+from app.rules.text import escape_formula
 from app.rules.workdays import TZ
 from models import (
     Agency,
@@ -81,6 +86,10 @@ class Sheet:
     headers: list[str]
     fields: list[str | None]  # per column: the field it holds, None for an ignored column
     rows: list[tuple[int, list[Any]]]  # (row number in the file, cells as read)
+    # .xlsx only, by row number: the column indexes of formula cells, and the merged ranges
+    # that cover the row (range as Excel writes it, first and last column index).
+    formulas: dict[int, list[int]] = field(default_factory=dict)
+    merged: dict[int, list[tuple[str, int, int]]] = field(default_factory=dict)
 
 
 def _column_letter(index: int) -> str:
@@ -113,18 +122,39 @@ def _csv_rows(data: bytes, file_name: str) -> tuple[str, list[list[Any]]]:
         raise ScreeningFileError(f"{file_name}: not a readable CSV file ({exc})") from None
 
 
-def _xlsx_rows(data: bytes, file_name: str) -> list[list[Any]]:
+def _xlsx_rows(data: bytes, file_name: str) -> tuple[list[list[Any]], dict[int, list[int]],
+                                                     dict[int, list[tuple[str, int, int]]]]:
+    """The first sheet's rows (row 1 first), its formula cells and merged ranges by row."""
     import zipfile
 
     from openpyxl import load_workbook
 
     try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        # Not read-only: a read-only sheet does not tell its merged cells. Not data_only: a
+        # formula is seen (and refused) instead of its cached result being taken as typed.
+        book = load_workbook(io.BytesIO(data), data_only=False)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError):
         raise ScreeningFileError(f"{file_name}: not a readable .xlsx workbook") from None
     try:
         sheet = book.worksheets[0]
-        return [list(r) for r in sheet.iter_rows(values_only=True)]
+        rows: list[list[Any]] = []
+        formulas: dict[int, list[int]] = {}
+        for number, cells in enumerate(sheet.iter_rows(), start=1):
+            values = []
+            for index, cell in enumerate(cells):
+                value = cell.value
+                if cell.data_type == "f":
+                    formulas.setdefault(number, []).append(index)
+                    # An array formula is an object; the rejects file shows its text.
+                    value = value if isinstance(value, str) else getattr(value, "text", "=")
+                values.append(value)
+            rows.append(values)
+        merged: dict[int, list[tuple[str, int, int]]] = {}
+        for cells in sheet.merged_cells.ranges:
+            for number in range(cells.min_row, min(cells.max_row, len(rows)) + 1):
+                merged.setdefault(number, []).append(
+                    (cells.coord, cells.min_col - 1, cells.max_col - 1))
+        return rows, formulas, merged
     finally:
         book.close()
 
@@ -140,21 +170,25 @@ def read_sheet(data: bytes, file_name: str) -> Sheet:
     if suffix in (".xls", ".et", ".numbers"):
         raise ScreeningFileError(f"{file_name}: {suffix} files are not read; save the list as "
                                  ".xlsx or CSV")
+    formulas: dict[int, list[int]] = {}
+    merged: dict[int, list[tuple[str, int, int]]] = {}
     if data.startswith(b"PK\x03\x04"):
-        fmt, encoding, table = "xlsx", None, _xlsx_rows(data, file_name)
+        fmt, encoding = "xlsx", None
+        table, formulas, merged = _xlsx_rows(data, file_name)
     elif suffix in ("", ".csv", ".txt"):
         fmt = "csv"
         encoding, table = _csv_rows(data, file_name)
     else:
         raise ScreeningFileError(f"{file_name}: a screening list is a .csv or .xlsx file")
-    while table and all(cell_text(v) is None for v in table[0]):
-        table.pop(0)  # blank lines above the header
-    if not table:
+    numbered = list(enumerate(table, start=1))
+    while numbered and all(cell_text(v) is None for v in numbered[0][1]):
+        numbered.pop(0)  # blank lines above the header
+    if not numbered:
         raise ScreeningFileError(f"{file_name}: the file is empty; the first row names the "
                                  "columns (see docs/examples/screening-template.csv)")
-    header_row = table[0]
+    header_row = numbered[0][1]
     headers = [cell_text(h) or "" for h in header_row]
-    body = [(number, cells) for number, cells in enumerate(table[1:], start=2)
+    body = [(number, cells) for number, cells in numbered[1:]
             if any(cell_text(v) is not None for v in cells)]
     fields: list[str | None] = []
     for index, header in enumerate(headers):
@@ -179,7 +213,7 @@ def read_sheet(data: bytes, file_name: str) -> Sheet:
     if missing:
         raise ScreeningFileError(f"{file_name}: missing column(s) {', '.join(missing)} in the "
                                  "first row")
-    return Sheet(file_name, fmt, encoding, headers, fields, body)
+    return Sheet(file_name, fmt, encoding, headers, fields, body, formulas, merged)
 
 
 # --- checking the rows --------------------------------------------------------------------------
@@ -195,22 +229,47 @@ class Problem:
     message_zh: str
 
 
-def _record(sheet: Sheet, cells: list[Any], as_of: date) -> tuple[dict[str, Any], list[Problem]]:
-    raw = {name: cell_text(cells[i]) if i < len(cells) else None
-           for i, name in enumerate(sheet.fields) if name is not None}
-    problems = []
+def _record(sheet: Sheet, number: int, cells: list[Any],
+            as_of: date) -> tuple[dict[str, Any], list[Problem]]:
+    """A row's record for the suite, and what is refused before the suite sees it: merged
+    and formula cells (.xlsx), formula-like or control characters in text (one per field)."""
+    problems: list[Problem] = []
     extra = [i for i in range(len(sheet.fields), len(cells)) if cell_text(cells[i]) is not None]
     if extra:
         problems.append(Problem("row", "row.extra_cells",
                                 f"The row has values beyond the last column "
                                 f"({_column_letter(extra[0])}).",
                                 f"该行在最后一列之后还有内容（{_column_letter(extra[0])}列）。"))
-    record = {**{name: None for name in COLUMNS}, **raw}
+    refused: set[str] = set()
+
+    def refuse(at: int | str, refusal: Refusal) -> None:
+        """Refuse a field (by name, or by column index: an ignored column is the row's)."""
+        if isinstance(at, str):
+            name = at
+        else:
+            name = (sheet.fields[at] if at < len(sheet.fields) else None) or "row"
+        if name not in refused:
+            refused.add(name)
+            code, message, message_zh = refusal
+            problems.append(Problem(name, f"{name}.{code}", message, message_zh))
+
+    for cells_ref, first, last in sheet.merged.get(number, []):
+        for index in range(first, min(last + 1, len(sheet.fields))):
+            refuse(index, merged_cell(cells_ref))
+        if last >= len(sheet.fields):
+            refuse("row", merged_cell(cells_ref))
+    for index in sheet.formulas.get(number, []):
+        refuse(index, formula_cell(_column_letter(index)))
+    raw: dict[str, str | None] = {}
+    for index, name in enumerate(sheet.fields):
+        if name is not None:
+            raw[name], refusal = read_cell(name, cells[index] if index < len(cells) else None)
+            if refusal is not None:
+                refuse(name, refusal)
+    record: dict[str, Any] = {**{name: None for name in COLUMNS}, **raw}
     record["sex"] = norm_choice(record["sex"], SEX_NAMES)
     record["district"] = norm_choice(record["district"], DISTRICT_NAMES)
     record["birth_date"] = norm_date(record["birth_date"])
-    if record["id_number"]:
-        record["id_number"] = record["id_number"].upper()
     record["as_of"] = as_of.isoformat()
     return record, problems
 
@@ -220,12 +279,16 @@ def check_sheet(sheet: Sheet, as_of: date) -> tuple[list[dict[str, Any]], list[l
     from expectations.runner import validate_records
 
     records, problems = [], []
-    for _, cells in sheet.rows:
-        record, row_problems = _record(sheet, cells, as_of)
+    for number, cells in sheet.rows:
+        record, row_problems = _record(sheet, number, cells, as_of)
         records.append(record)
         problems.append(row_problems)
     for row_problems, errors in zip(problems, validate_records(SUITE, records), strict=True):
-        row_problems.extend(Problem(e.field, e.code, e.message, e.message_zh) for e in errors)
+        # A field refused before the suite (a merged or formula cell, a formula-like text) has
+        # that reason only, not also the suite's (an empty merged cell is not "required").
+        refused = {p.field for p in row_problems}
+        row_problems.extend(Problem(e.field, e.code, e.message, e.message_zh) for e in errors
+                            if e.field not in refused)
     return records, problems
 
 
@@ -253,13 +316,24 @@ def rejects_file(sheet: Sheet, rejected: Sequence[tuple[int, list[Any], list[Pro
         original = cells[row_at] if row_at is not None and row_at < len(cells) else None
         values = [cells[i] if i < len(cells) else None for i in keep]
         lines.append([original or number, *values, _reasons(problems)])
+    # Nothing goes back as a live formula (OWASP, CSV injection): every cell that a spreadsheet
+    # would read as a formula gets a leading apostrophe, the cells as sent included.
+    lines = [[escape_formula(v) for v in line] for line in lines]
     if sheet.format == "xlsx":
         from openpyxl import Workbook
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.cell.cell import Cell
 
         book = Workbook(write_only=True)
         ws = book.create_sheet("rejected")
+
+        def text_cell(value: str) -> Cell:
+            cell = WriteOnlyCell(ws, value=value)
+            cell.data_type = "s"  # a text cell, never a formula
+            return cell
+
         for line in lines:
-            ws.append(line)
+            ws.append([text_cell(v) if isinstance(v, str) else v for v in line])
         out = io.BytesIO()
         book.save(out)
         return out.getvalue()

@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from app import access, audit
 from app.access import Principal
-from app.errors import Conflict, Forbidden, NotFound
+from app.agencies import DISTRICTS
+from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.outbox import enqueue, resume_message_key, start_message_key, timer_message_key
+from app.rules.idcard import normalize_id_number
+from app.rules.text import TextRefused, clean_text
 from app.rules.workdays import TZ
-from app.validation import check
-from flows.catalog import procedure, step_spec
+from app.validation import check, checked_id_number, id_number_typed, typed_text
+from flows.catalog import ProcedureSpec, procedure, step_spec
 from flows.forms import District
 from models import (
+    Agency,
     AuditEvent,
     Case,
     Child,
@@ -37,18 +42,26 @@ Category = Literal[
 ]
 
 
+# Typed text (app/rules/text.py): invisible characters stripped, control characters refused,
+# and a name may not begin like a spreadsheet formula. ID numbers: a final lower-case x is
+# upper-cased; a guardian's is checked as the child_intake suite checks the child's.
+PersonName = Annotated[str, BeforeValidator(typed_text("姓名", name=True))]
+Address = Annotated[str | None, BeforeValidator(typed_text("地址", multiline=True))]
+IdNumber = Annotated[str | None, BeforeValidator(id_number_typed)]
+
+
 class ChildIn(BaseModel):
     """The child as the coordinator records them at intake."""
 
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=64)
+    name: PersonName = Field(min_length=1, max_length=64)
     sex: Literal["M", "F"]
     birth_date: date
-    id_number: str | None = None
+    id_number: IdNumber = None  # checked by the child_intake suite
     has_hukou: bool = False
     hukou_district: District | Literal["other"] | None = None
     district: District
-    address: str | None = Field(default=None, max_length=200)
+    address: Address = Field(default=None, max_length=200)
     categories: list[Category] = Field(default_factory=list)
 
 
@@ -56,11 +69,13 @@ class GuardianIn(BaseModel):
     """A guardian as recorded at intake."""
 
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=64)
-    relation: str = Field(min_length=1, max_length=32)
-    phone: str | None = Field(default=None, max_length=32)
-    address: str | None = Field(default=None, max_length=200)
-    id_number: str | None = None
+    name: PersonName = Field(min_length=1, max_length=64)
+    relation: Annotated[str, BeforeValidator(typed_text("关系"))] = Field(min_length=1,
+                                                                          max_length=32)
+    phone: Annotated[str | None, BeforeValidator(typed_text("电话"))] = Field(default=None,
+                                                                            max_length=32)
+    address: Address = Field(default=None, max_length=200)
+    id_number: Annotated[IdNumber, AfterValidator(checked_id_number)] = None
 
 
 class CaseOpen(BaseModel):
@@ -81,8 +96,25 @@ def pause_key(kind: str, key: str) -> str:
     return f"{kind}-{key}".lower().replace("_", "-").replace(".", "-")
 
 
+def typed_child(child: Any) -> Any:
+    """The child's fields that the child_intake suite checks, as the model keeps them: the ID
+    number normalised, the name without invisible characters. The suite then judges what is
+    kept; a name the model refuses is left as it came, for the model to refuse."""
+    if not isinstance(child, dict):
+        return child
+    typed = dict(child)
+    if isinstance(typed.get("id_number"), str):
+        typed["id_number"] = normalize_id_number(typed["id_number"])
+    if isinstance(typed.get("name"), str):
+        try:
+            typed["name"] = clean_text(typed["name"], name=True)
+        except TextRefused:
+            pass
+    return typed
+
+
 def _intake_record(data: Any) -> dict[str, Any]:
-    child = data.get("child") if isinstance(data, dict) else None
+    child = typed_child(data.get("child")) if isinstance(data, dict) else None
     child = child if isinstance(child, dict) else {}
     record = {k: child.get(k) for k in INTAKE_FIELDS}
     record["intake_date"] = data.get("intake_date") if isinstance(data, dict) else None
@@ -161,6 +193,99 @@ def get_case(*, session: Session, case_ref: str | int) -> Case:
     return case
 
 
+def _field_error(field: str, code: str, message: str, message_zh: str) -> Any:
+    from expectations.runner import FieldError
+
+    return FieldError(field=field, code=code, message=message, message_zh=message_zh)
+
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# The agency level each kind of agency parameter names.
+_PARAM_LEVELS = {"street": "street", "community": "community", "hospital": "hospital"}
+
+
+def check_start_params(*, session: Session, spec: ProcedureSpec, params: dict[str, Any]
+                       ) -> dict[str, str]:
+    """A start by hand's parameters, checked against those the procedure declares
+    (`ProcedureSpec.params`): no other key, a real ISO date, an agency code of the reference
+    data of the right level, a district of the six, one of a choice's values.
+
+    Raises:
+        ValidationFailed: every problem, field `params.<name>`, never quoting a value.
+    """
+    declared = {p.name: p for p in spec.params}
+    known = ", ".join(declared) or "none"
+    agencies: dict[str, str] | None = None
+    errors = []
+    for name, value in params.items():
+        field = f"params.{name}"
+        p = declared.get(name)
+        if p is None:
+            errors.append(_field_error(
+                field, "params.unknown",
+                f"{spec.code} takes no parameter of this name; it takes: {known}.",
+                f"{spec.code} 没有此参数；可用参数：{known}。"))
+            continue
+        if not isinstance(value, str) or not value:
+            errors.append(_field_error(field, f"{name}.not_text", "The value must be text.",
+                                       f"{p.title_zh}须为文本。"))
+            continue
+        if p.kind == "date":
+            try:
+                ok = bool(_ISO_DATE.fullmatch(value)) and date.fromisoformat(value) is not None
+            except ValueError:
+                ok = False
+            if not ok:
+                errors.append(_field_error(
+                    field, f"{name}.date", "The value must be a real date, YYYY-MM-DD.",
+                    f"{p.title_zh}须为有效日期（YYYY-MM-DD）。"))
+        elif p.kind == "district":
+            if value not in DISTRICTS:
+                errors.append(_field_error(
+                    field, f"{name}.district",
+                    f"The value must be one of the districts: {', '.join(DISTRICTS)}.",
+                    f"{p.title_zh}须为以下区县之一：{', '.join(DISTRICTS)}。"))
+        elif p.kind == "choice":
+            if value not in p.choices:
+                errors.append(_field_error(
+                    field, f"{name}.choice", f"The value must be one of: {', '.join(p.choices)}.",
+                    f"{p.title_zh}须为以下之一：{', '.join(p.choices)}。"))
+        else:  # an agency code, of a level for street / community / hospital
+            if agencies is None:
+                agencies = {a.code: a.level for a in session.exec(select(Agency)).all()}
+            level = _PARAM_LEVELS.get(p.kind)
+            if value not in agencies or (level is not None and agencies[value] != level):
+                what = f"a {level} agency" if level else "an agency"
+                errors.append(_field_error(
+                    field, f"{name}.agency",
+                    f"The value must be the code of {what} (see `protect agency list`).",
+                    f"{p.title_zh}须为机构代码（见 protect agency list）。"))
+    if errors:
+        raise ValidationFailed(errors)
+    return {k: str(v) for k, v in params.items()}
+
+
+REASON_MAX = 200
+ACTIVE = ("starting", "running")  # a procedure run's states while it is not over
+
+
+def _reason(reason: str | None) -> str | None:
+    """The reason a person gave, as typed text; None when empty."""
+    if reason is None:
+        return None
+    try:
+        cleaned = clean_text(reason)  # refuses control characters only (not a name)
+    except TextRefused as exc:
+        raise ValidationFailed([_field_error(
+            "reason", "reason.control_character", f"The text {exc}.",
+            f"原因{exc.reason_zh}。")]) from None
+    if len(cleaned) > REASON_MAX:
+        raise ValidationFailed([_field_error(
+            "reason", "reason.length", f"The reason must be at most {REASON_MAX} characters.",
+            f"原因不能超过 {REASON_MAX} 个字符。")])
+    return cleaned or None
+
+
 def start_procedure(
     *,
     session: Session,
@@ -171,10 +296,21 @@ def start_procedure(
     params: dict[str, Any] | None = None,
     parent_run_id: int | None = None,
     start_key: str | None = None,
+    again: bool = False,
+    reason: str | None = None,
 ) -> ProcedureRun:
     """Record a new procedure run and queue its start in Prefect (delivered by the dispatcher).
 
-    With a `start_key`, starting twice returns the first run: flows use this under replay.
+    With a `start_key`, starting twice returns the first run: flows, the hotline intake and
+    screening use this under replay, with parameters of their own. Without one it is a start
+    by hand: the code is read case-insensitively, the parameters must be those the procedure
+    declares, and a procedure already running on the case is not started a second time
+    unless `again`, with a `reason` that the audit trail keeps.
+
+    Raises:
+        UnknownProcedure: no such code. NotFound: no such case. ValidationFailed: the
+        parameters or the reason, field by field. Conflict: the case is not open, or the
+        procedure already runs on it.
     """
     spec = procedure(code)
     case = session.get(Case, case_id)
@@ -182,6 +318,26 @@ def start_procedure(
         raise NotFound(f"no case {case_id}")
     if case.status != "open":
         raise Conflict(f"case {case.case_no} is {case.status}")
+    why = _reason(reason)
+    if start_key is None:
+        if not spec.by_hand:
+            raise ValidationFailed([_field_error(
+                "code", "code.not_by_hand",
+                f"{spec.code} is started by the system, not by hand.",
+                f"{spec.code} 由系统启动，不能手动启动。")])
+        params = check_start_params(session=session, spec=spec, params=params or {})
+        if again and why is None:
+            raise ValidationFailed([_field_error(
+                "reason", "reason.required",
+                "A second run of a procedure already running needs a reason.",
+                "再次启动正在进行的程序须说明原因。")])
+        running = session.exec(select(ProcedureRun.id).where(
+            ProcedureRun.case_id == case_id, ProcedureRun.code == spec.code,
+            col(ProcedureRun.status).in_(ACTIVE)).order_by(col(ProcedureRun.id))).first()
+        if running is not None and not again:
+            raise Conflict(f"{spec.code} is already running on case {case.case_no} (procedure "
+                           f"run {running}); to start a second one on purpose, say so "
+                           "(`--again --reason \"…\"`; in the API: again and reason)")
     key = start_key or f"manual:{uuid.uuid4().hex}"
     existing = session.exec(select(ProcedureRun).where(
         ProcedureRun.case_id == case_id, ProcedureRun.start_key == key)).first()
@@ -193,8 +349,9 @@ def start_procedure(
     session.flush()
     enqueue(session=session, kind="start", dedupe_key=start_message_key(run.id),
             payload={"procedure_run_id": run.id}, now=now)
+    extra = {"reason": why, "again": again} if why is not None else {}
     audit.record(session=session, at=now, actor=actor, action="procedure.started", case_id=case_id,
-                 procedure_run_id=run.id, code=spec.code, parent_run_id=parent_run_id)
+                 procedure_run_id=run.id, code=spec.code, parent_run_id=parent_run_id, **extra)
     return run
 
 

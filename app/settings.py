@@ -22,6 +22,8 @@ SHIPPED_PROCEDURES = Path(__file__).resolve().parent.parent / "procedures.toml"
 SHIPPED_RISK = Path(__file__).resolve().parent.parent / "risk.toml"
 # The hotline's triage rules the project ships (docs/hotline.md).
 SHIPPED_HOTLINE = Path(__file__).resolve().parent.parent / "hotline.toml"
+# The operator's calendar file the project ships: the format, and no year yet.
+SHIPPED_CALENDAR = Path(__file__).resolve().parent.parent / "calendar.toml"
 
 
 class Settings(BaseSettings):
@@ -46,6 +48,9 @@ class Settings(BaseSettings):
                               "auth (server and clients); default: generated into "
                               "PROTECT_HOME/prefect-auth on first start.")
     webhook_timeout_s: float = 5.0
+    public_url: str = Field("", description="The web pages' address as the agencies reach it, "
+                            "for the links in group-robot messages (`{base}/tasks/{id}`); "
+                            "default: the API's own, http://127.0.0.1:8000.")
     timezone: str = "Asia/Shanghai"
     outbox_max_attempts: int = 50
     # Flow runs executing at once in one serving process. Prefect's server on SQLite takes
@@ -65,6 +70,10 @@ class Settings(BaseSettings):
     procedures_file: Path | None = Field(
         None, description="The procedure settings (deadlines, waits, ladders), checked at "
                           "start-up; default: the shipped procedures.toml, else the code's.")
+    calendar_file: Path | None = Field(
+        None, description="The State Council's holiday arrangements the operator entered "
+                          "(docs/engine.md), checked at start-up; default: the shipped "
+                          "calendar.toml, else chinese-calendar's data only.")
     # `protect cluster up` (make cluster): the PostgreSQL server, the Redis database and the
     # first of three ports (the proxy; the API processes take the next two).
     cluster_postgres: str = "postgresql://postgres@127.0.0.1:5432"
@@ -89,6 +98,10 @@ class Settings(BaseSettings):
             self.procedures_file = self.procedures_file.expanduser().resolve()
         elif SHIPPED_PROCEDURES.exists():
             self.procedures_file = SHIPPED_PROCEDURES
+        if self.calendar_file is not None:
+            self.calendar_file = self.calendar_file.expanduser().resolve()
+        elif SHIPPED_CALENDAR.exists():
+            self.calendar_file = SHIPPED_CALENDAR
         self.risk_file = self.risk_file.expanduser().resolve()
         self.hotline_file = self.hotline_file.expanduser().resolve()
         if not self.database_url:
@@ -111,6 +124,11 @@ class Settings(BaseSettings):
     @property
     def api_url(self) -> str:
         return f"http://{self.api_host}:{self.api_port}"
+
+    @property
+    def public_base_url(self) -> str:
+        """Where a person opens the web pages: PROTECT_PUBLIC_URL, else the API's address."""
+        return (self.public_url or self.api_url).rstrip("/")
 
     @property
     def prefect_ui_url(self) -> str:
@@ -169,6 +187,8 @@ def configure_prefect_env(settings: Settings | None = None) -> None:
     if s.procedures_file is not None:
         defaults["PROTECT_PROCEDURES_FILE"] = str(s.procedures_file)
     defaults["PROTECT_HOTLINE_FILE"] = str(s.hotline_file)
+    if s.calendar_file is not None:
+        defaults["PROTECT_CALENDAR_FILE"] = str(s.calendar_file)
     if "PREFECT_API_AUTH_STRING" not in os.environ:
         # Prefect's own auth: the server asks every client (and the UI) for this string, so
         # every process of ours sends it; the server started by `protect up` requires it.

@@ -18,9 +18,11 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from app import audit, clock
+from app.calendar_settings import coverage_warning
 from app.dispatch import dispatch
 from app.engine import finish_run, split_rung
 from app.outbox import timer_message_key
+from app.robots import robot_messages
 from app.rules.workdays import due_after
 from app.services import pause_key
 from app.store import db
@@ -38,6 +40,9 @@ class SweepReport:
     delivered: int = 0
     delivery_failures: int = 0
     escalations: list[dict[str, Any]] = field(default_factory=list)
+    # Set when the next 90 days reach a year without official calendar data (deadlines
+    # there are provisional): in the report only, never logged by each minute's sweep.
+    calendar_warning: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -98,10 +103,13 @@ def fire_timers(*, as_of: datetime, limit: int) -> int:
                 update(_TIMER).where(_TIMER.c.id == t.id, _TIMER.c.status == "pending")
                 .values(status="fired", fired_at=as_of)).rowcount == 1]
             # A timer another sweep took is skipped: its resume and audit are that sweep's.
+            # The instant it fired goes with the resume: the step it leads to counts its
+            # deadline from there, also when a sweep "as of" a later day fired it.
             _enqueue_all(session=session, now=clock.now(), messages=[
                 ("resume", timer_message_key(t.id),
                  {"procedure_run_id": t.procedure_run_id, "pause_key": pause_key("timer", t.key),
-                  "run_input": {"timer_id": t.id, "outcome": "fired"}}) for t in taken])
+                  "run_input": {"timer_id": t.id, "outcome": "fired",
+                                "fired_at": as_of.isoformat()}}) for t in taken])
             for t in taken:
                 audit.record(session=session, at=as_of, actor="sweep", action="timer.fired",
                              case_id=t.case_id, procedure_run_id=t.procedure_run_id, timer=t.key)
@@ -159,11 +167,14 @@ def escalate_tasks(*, as_of: datetime, limit: int) -> list[dict[str, Any]]:
                              case_id=t.case_id, procedure_run_id=t.procedure_run_id,
                              task_id=t.id, rung=info["rung"], to=info["to"],
                              due_at=info["due_at"])
-            _enqueue_all(session=session, now=clock.now(), messages=[
+            notices: list[tuple[str, str, dict[str, Any]]] = [
                 ("notify", f"notify:task:{t.id}:rung:{info['rung']}",
                  {"agency": owner, "event": "task.escalated",
                   **{k: v for k, v in info.items() if k != "flow_run_id"}})
-                for t, owner, info in done])
+                for t, owner, info in done]
+            # The new rung's agency: its webhook, and its group robot as a message of its own.
+            _enqueue_all(session=session, now=clock.now(), messages=notices + robot_messages(
+                session=session, messages=notices))
         taken.extend(info for _, _, info in done)
     return taken
 
@@ -265,7 +276,7 @@ def recover_crashed_runs(*, limit: int = 200) -> int:
 def sweep(*, now: datetime | None = None, limit: int = 1000, deliver: bool = True) -> SweepReport:
     """One pass, as of `now` (default: the clock)."""
     as_of = now or clock.now()
-    report = SweepReport(as_of=as_of.isoformat())
+    report = SweepReport(as_of=as_of.isoformat(), calendar_warning=coverage_warning(as_of))
     report.runs_recovered = recover_crashed_runs()
     report.timers_fired = fire_timers(as_of=as_of, limit=limit)
     report.escalations = escalate_tasks(as_of=as_of, limit=limit)

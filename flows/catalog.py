@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
+from app.errors import UnknownProcedure
+from flows.words import Words
+
 BEGIN = "begin"  # the node every procedure's graph starts from
 # The kinds of node in a step graph, by the prefix of their name. A step's node is its name.
 KINDS = ("wait", "start", "notify", "end")
@@ -33,6 +36,7 @@ class StepSpec:
     rung_deadline: str | None = None  # time given to each higher rung; default: `deadline`
     owner_rule: str | None = None  # for the picture: how the flow names the owner, if it does
     escalate_to: tuple[str, ...] | None = None  # explicit rungs above the owner (settings only)
+    title_zh: str = ""  # the title a person reads (`title` is its English)
 
     @property
     def short(self) -> str:
@@ -48,6 +52,7 @@ class WaitSpec:
     title: str
     after: str | tuple[str, ...]  # one duration ("2y"), or a series ("1mo", "3mo", …)
     since: str  # what it counts from, for the picture: "the hand-over"
+    title_zh: str = ""  # the title a person reads (`title` is its English)
 
     @property
     def durations(self) -> tuple[str, ...]:
@@ -77,6 +82,34 @@ class Edge:
     when: str | None = None
 
 
+# What a start parameter holds: a day (YYYY-MM-DD), one of the six districts ("jinfeng"), an
+# agency code of the reference data — a street office ("street:xingqing-fenghuang"), a community
+# workstation ("community:xingqing-fenghuang"), a hospital ("hospital:first-people"), any
+# agency — or one of a few fixed values (`choices`).
+PARAM_KINDS = ("date", "district", "street", "community", "hospital", "agency", "choice")
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """A parameter a person may give when starting a procedure by hand (`--param name=value`).
+
+    Codes and dates only: parameters go to Prefect. The flow reads it from `p.params`; the
+    service layer checks a start by hand against these (app/services.py:check_start_params).
+    """
+
+    name: str
+    kind: str  # one of PARAM_KINDS
+    title_zh: str
+    title_en: str
+    choices: tuple[str, ...] = ()  # kind "choice": the values allowed
+
+    def __post_init__(self) -> None:
+        if self.kind not in PARAM_KINDS:
+            raise ValueError(f"parameter {self.name}: unknown kind {self.kind!r}")
+        if (self.kind == "choice") != bool(self.choices):
+            raise ValueError(f"parameter {self.name}: choices go with kind 'choice' only")
+
+
 @dataclass(frozen=True)
 class ProcedureSpec:
     """A procedure of PROCEDURES.md and where its flow lives."""
@@ -89,10 +122,22 @@ class ProcedureSpec:
     steps: tuple[StepSpec, ...] = field(default=())
     waits: tuple[WaitSpec, ...] = field(default=())
     graph: tuple[Edge, ...] = field(default=())
+    # What a person may give when starting it by hand; the starts of the flows, the hotline and
+    # screening (keyed starts) pass their own parameters and are not checked against these.
+    params: tuple[ParamSpec, ...] = field(default=())
+    by_hand: bool = True  # False: only the system starts it (S1, by the hotline intake)
+    title_zh: str = ""  # the name a person reads (`title` is its English)
+    # The words of each outcome (the graph's `end:` nodes), e.g. "returned_home": 已送返家庭.
+    outcome_words: dict[str, Words] = field(default_factory=dict, hash=False)
 
     @property
     def deployment(self) -> str:
         return f"{self.flow_name}/{self.code.lower()}"
+
+    @property
+    def full_title(self) -> str:
+        """"Street child rescue (流浪儿童救助)": both names, as the listings and docs show it."""
+        return f"{self.title} ({self.title_zh})" if self.title_zh else self.title
 
     def step(self, name: str) -> StepSpec:
         for s in self.steps:
@@ -165,9 +210,14 @@ def all_procedures() -> dict[str, ProcedureSpec]:
 
 
 def procedure(code: str) -> ProcedureSpec:
+    """The procedure of a code, read case-insensitively ("r2" is R2).
+
+    Raises:
+        UnknownProcedure: (a NotFound) naming the known codes.
+    """
     procs = all_procedures()
     if code.upper() not in procs:
-        raise KeyError(f"unknown procedure {code!r}; known: {', '.join(sorted(procs))}")
+        raise UnknownProcedure(f"unknown procedure {code!r}; known: {', '.join(sorted(procs))}")
     return procs[code.upper()]
 
 

@@ -44,6 +44,9 @@ class TimerInput(BaseModel):
 
     timer_id: int
     outcome: Literal["fired", "cancelled"]
+    # When the sweep fired it: its "as of", which `protect sweep --now` may set in the future.
+    # Absent from resumes queued before it was sent.
+    fired_at: datetime | None = None
 
 
 def journal_key(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
@@ -89,6 +92,7 @@ def _task(name: str, fn: Callable[..., Any]) -> Any:
 
 begin_run = _task("begin", engine.begin_run)
 open_task = _task("open-task", engine.open_task)
+open_task_after_timer = _task("open-task-after-timer", engine.open_task_after_timer)
 open_timer = _task("set-timer", engine.open_timer)
 check_record = _task("check-record", engine.check_record)
 finish_run = _task("finish", engine.finish_run)
@@ -114,6 +118,9 @@ class Procedure:
         replay = replay or {}
         self.journal: dict[tuple[str, str], Any] = replay.get("journal", {})
         self.resumed: dict[str, Any] = replay.get("resumed", {})
+        # The instant the timer just waited for fired: the next task opened counts its
+        # deadline from it (see wait_until). The same on every replay: it comes from the resume.
+        self._fired_at: datetime | None = None
 
     @classmethod
     async def begin(cls, spec: ProcedureSpec, procedure_run_id: int) -> Procedure:
@@ -144,7 +151,12 @@ class Procedure:
         spec = self.spec.step(step)
         step_key = key or step.split(".", 1)[1].replace("_", "-")
         suspension = pause_key("task", step_key)
-        task_id = await self._step(open_task, step, step_key, owner, correction)
+        fired_at, self._fired_at = self._fired_at, None
+        if fired_at is None:
+            task_id = await self._step(open_task, step, step_key, owner, correction)
+        else:  # the first step after a timer: its deadline counts from when the timer fired
+            task_id = await self._step(open_task_after_timer, step, step_key, owner,
+                                       correction, fired_at)
         if suspension in self.resumed:
             return spec.decision.model_validate(self.resumed[suspension])
         self.log.info("waiting for task %s (%s, owner %s)", task_id, step,
@@ -176,12 +188,18 @@ class Procedure:
     async def wait_until(self, key: str, due_at: datetime) -> str:
         """A durable timer: suspend until the sweep fires it or it is cancelled."""
         suspension = pause_key("timer", key)
+        self._fired_at = None
         timer_id = await self._step(open_timer, key, due_at)
         if suspension in self.resumed:
-            return str(TimerInput.model_validate(self.resumed[suspension]).outcome)
-        self.log.info("timer %s (%s) set for %s", timer_id, key, due_at.date().isoformat())
-        result = await asuspend_flow_run(wait_for_input=TimerInput, key=suspension)
-        self.log.info("timer %s %s", timer_id, result.outcome)
+            result = TimerInput.model_validate(self.resumed[suspension])
+        else:
+            self.log.info("timer %s (%s) set for %s", timer_id, key, due_at.date().isoformat())
+            result = await asuspend_flow_run(wait_for_input=TimerInput, key=suspension)
+            self.log.info("timer %s %s", timer_id, result.outcome)
+        if result.outcome == "fired":
+            # A sweep "as of" a later instant (`protect sweep --now`) fired it: the step that
+            # follows opens then, so that a long scenario can be driven from the command line.
+            self._fired_at = result.fired_at
         return str(result.outcome)
 
     async def start(self, code: str, *, key: str, params: dict[str, Any] | None = None) -> int:

@@ -2,6 +2,7 @@
 
 from models.tables import (
     Agency,
+    AgencyRobot,
     ApiToken,
     AuditEvent,
     Case,
@@ -23,6 +24,7 @@ from models.tables import (
 
 __all__ = [
     "Agency",
+    "AgencyRobot",
     "ApiToken",
     "AuditEvent",
     "Case",

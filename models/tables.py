@@ -35,6 +35,21 @@ class Agency(SQLModel, table=True):
     webhook_url: str | None = None
 
 
+class AgencyRobot(SQLModel, table=True):
+    """An agency's group robot (WeCom 企业微信 or DingTalk 钉钉 群机器人): where its task-opened
+    and task-escalated messages also go, in Chinese (app/robots.py).
+
+    A table of its own, not columns of Agency: the URL holds the robot's key and the secret
+    signs for it, and neither belongs in what reads or lists agencies.
+    """
+
+    agency_code: str = Field(primary_key=True, foreign_key="agency.code", max_length=64)
+    kind: str = Field(max_length=16)  # wecom|dingtalk
+    url: str  # carries the robot's key (WeCom) or access token (DingTalk): never printed
+    secret: str | None = None  # DingTalk's 加签 secret; None: no signing
+    updated_at: datetime = _ts(nullable=False)
+
+
 class User(SQLModel, table=True):
     """A person who works in the system, always for one agency (roles: app/access.py)."""
 
@@ -233,7 +248,7 @@ class OutboxMessage(SQLModel, table=True):
     __table_args__ = (Index("ix_outbox_pending", "status", "next_attempt_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(max_length=16)  # resume|start|notify|hotline
+    kind: str = Field(max_length=16)  # resume|start|notify|robot|hotline|recover
     dedupe_key: str = Field(unique=True, max_length=160)
     payload: dict[str, Any] = _json(default_factory=dict)
     status: str = Field(default="pending", max_length=16)  # pending|delivered|dead

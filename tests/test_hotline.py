@@ -105,6 +105,24 @@ route_to = []
         parse("fallback = ", "x.toml")
 
 
+def test_a_category_names_the_childs_categories_it_records_from_the_intake_list() -> None:
+    text = """
+fallback = "street_child"
+[categories.street_child]
+title = "Street child"
+concerns = ["begging"]
+route_to = ["center"]
+child_categories = ["street", "homeless"]
+"""
+    with pytest.raises(HotlineSettingsError) as exc:
+        parse(text, "hotline.toml")
+    [(key, problem)] = exc.value.problems
+    assert key == "categories.street_child.child_categories.1"
+    assert problem.startswith("unknown child category; one of street, orphan_scattered")
+    shipped = load(SHIPPED_HOTLINE).categories
+    assert shipped["street_child"].child_categories == ("street",)
+
+
 def test_the_system_refuses_to_start_on_an_invalid_rules_file_with_exit_2(tmp_path) -> None:
     bad = tmp_path / "hotline.toml"
     bad.write_text('fallback = "other"\n[categories.other]\ntitle = "x"\nroute_to = ["nobody"]\n',
@@ -237,6 +255,69 @@ def test_a_second_report_about_a_known_child_reuses_the_case_and_its_running_pro
     assert again.created and not again.case_opened and again.case == receipt.case
     assert [(s["code"], s["new"]) for s in again.started] == [("R2", False), ("P1", True)]
     assert again.started[0]["procedure_run"] == receipt.started[0]["procedure_run"]
+
+
+def test_a_case_opened_by_a_report_keeps_the_triages_child_categories(store) -> None:
+    from datetime import timedelta
+
+    from app.indicators import Scope, cases_by_category, cases_by_district
+
+    def counts() -> tuple[dict[str, int], dict[str, int]]:
+        scope = Scope.make(now=clock.now() + timedelta(minutes=10))  # every case until then
+        with db() as session:
+            return ({r.key: r.opened for r in cases_by_category(session, scope)},
+                    {r.key: r.opened for r in cases_by_district(session, scope)})
+
+    by_category, by_district = counts()
+    report = hotline_report(concerns=["left_behind", "distress"])
+    receipt = _receive(report)
+    with db() as session:
+        case = session.exec(select(Case).where(Case.case_no == receipt.case)).one()
+        assert session.get(Child, case.child_id).categories == ["left_behind"]  # 保护对象类别
+    # The dashboard counts the case in its district and under its category alike.
+    after_category, after_district = counts()
+    assert after_district["xingqing"] == by_district.get("xingqing", 0) + 1
+    assert after_category["left_behind"] == by_category.get("left_behind", 0) + 1
+    # A later report about the same child adds the categories it brings.
+    again = hotline_report(concerns=["begging"])
+    again["child"] = report["child"]
+    assert _receive(again).case == receipt.case
+    with db() as session:
+        assert session.get(Child, case.child_id).categories == ["left_behind", "street"]
+
+
+def test_a_lower_case_x_finds_the_known_child_and_typed_text_is_cleaned(store) -> None:
+    from datetime import date
+
+    from app.rules.idcard import check_digit
+
+    birth = date(2014, 9, 9)
+    first17 = next(f for n in range(1000)
+                   if check_digit(f := f"640104{birth:%Y%m%d}{n:03d}") == "X")
+    first = hotline_report()
+    first["child"].update(birth_date=birth.isoformat(), id_number=first17 + "X")
+    receipt = _receive(first)
+    second = hotline_report(concerns=["distress"])
+    name = second["child"]["name"]
+    second["child"].update(birth_date=birth.isoformat(), id_number=first17 + "x",
+                           name=f"{name}\u200b")
+    second["reporter"]["name"] = "\ufeff王五"
+    again = _receive(second)
+    assert again.case == receipt.case and not again.case_opened
+    with db() as session:
+        row = session.get(HotlineReport, again.report_id)
+    assert row.content["child"]["id_number"] == first17 + "X"
+    assert (row.content["child"]["name"], row.content["reporter"]["name"]) == (name, "王五")
+
+
+def test_refuses_control_characters_in_a_reports_text(store) -> None:
+    report = hotline_report()
+    report["description"] = "孩子在桥下\x1b[2J睡觉"
+    report["reporter"]["name"] = "@SUM(A1)"
+    report["child"]["name"] = "热线\x00童"
+    assert _refusal(report) == {"description": "description.control_character",
+                                "reporter.name": "name.formula",
+                                "child.name": "name.control_character"}
 
 
 # --- the command line ---------------------------------------------------------------------------

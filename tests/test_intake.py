@@ -109,3 +109,74 @@ def test_the_command_line_prints_each_refused_field_and_exits_2(store, tmp_path)
     broken.write_text("{not json")
     out = protect("case", "open", "--file", str(broken), check=False)
     assert out.returncode == 2 and "not valid JSON" in out.stderr
+
+
+# --- every field checked: guardians' ID numbers, typed text, a lower-case x -------------------
+
+
+def _errors(form: dict[str, Any]) -> list[Any]:
+    before = _counts()
+    with pytest.raises(ValidationFailed) as exc, db() as session:
+        services.open_case(session=session, data=form, actor="test", now=clock.now())
+    assert _counts() == before, "a refused intake must write nothing"
+    return list(exc.value.errors)
+
+
+def _id_ending_in_x(birth: date) -> str:
+    from app.rules.idcard import check_digit
+
+    first17 = next(f for n in range(1000)
+                   if check_digit(f := f"640104{birth:%Y%m%d}{n:03d}") == "X")
+    return first17 + "X"
+
+
+def test_a_guardians_id_number_gets_the_childs_gb_11643_check(store) -> None:
+    form = intake_form()
+    form["guardians"][0]["id_number"] = "110105194912310020"  # check digit should be X
+    [error] = _errors(form)
+    assert (error.field, error.code) == ("guardians.0.id_number", "id_number.check_digit")
+    assert error.message_zh.startswith("身份证号码末位校验码不正确")
+    form["guardians"][0]["id_number"] = "11010519491231002"
+    assert _refusal(form) == {"guardians.0.id_number": "id_number.format"}
+    form["guardians"][0]["id_number"] = "11010519491231002x"  # valid, typed in lower case
+    with db() as session:
+        case = services.open_case(session=session, data=form, actor="test", now=clock.now())
+        guardian = session.exec(select(Guardian).where(Guardian.child_id == case.child_id)).one()
+    assert guardian.id_number == "11010519491231002X"
+
+
+def test_a_lower_case_x_is_accepted_kept_upper_case_and_found_again(store) -> None:
+    birth = date(2013, 5, 7)
+    number = _id_ending_in_x(birth)
+    form = intake_form(birth=birth, id_number=number[:17] + "x")
+    with db() as session:
+        case = services.open_case(session=session, data=form, actor="test", now=clock.now())
+        assert session.get(Child, case.child_id).id_number == number
+    with pytest.raises(Conflict), db() as session:  # the same child, typed either way
+        services.open_case(session=session, data=intake_form(birth=birth, id_number=number),
+                           actor="test", now=clock.now())
+
+
+def test_invisible_characters_are_stripped_and_control_characters_refused(store) -> None:
+    form = intake_form()
+    name = form["child"]["name"]
+    form["child"]["name"] = f"\u200b{name[:2]}\u200d{name[2:]}\u202e"
+    form["guardians"][0]["relation"] = "mother\ufeff"
+    with db() as session:
+        case = services.open_case(session=session, data=form, actor="test", now=clock.now())
+        child = session.get(Child, case.child_id)
+        guardian = session.exec(select(Guardian).where(Guardian.child_id == child.id)).one()
+    assert (child.name, guardian.relation) == (name, "mother")
+
+    form = intake_form()
+    form["child"]["name"] = "测试\x1b[31m童"
+    form["child"]["address"] = "兴庆区\x07测试路"
+    form["guardians"][0]["name"] = "=HYPERLINK(\"x\")"
+    form["guardians"][0]["address"] = "二楼\n三号"  # line breaks are fine in an address
+    errors = {e.field: e for e in _errors(form)}
+    assert {f: e.code for f, e in errors.items()} == {
+        "child.name": "name.control_character", "child.address": "address.control_character",
+        "guardians.0.name": "name.formula"}
+    assert errors["child.name"].message_zh == "姓名含有控制字符。"
+    form["child"]["name"] = "\u200b\u200c"  # nothing left
+    assert _refusal(form)["child.name"] == "name.required"

@@ -316,6 +316,144 @@ def test_the_command_exits_2_naming_the_file_and_column_and_imports_nothing(stor
     assert xls.returncode == 2 and "save the list as .xlsx or CSV" in xls.stderr
 
 
+# --- what a cell may hold: no formula goes in or comes back -------------------------------------
+
+
+def test_text_beginning_like_a_formula_is_refused_and_the_csv_rejects_file_escapes_every_formula(
+        store) -> None:
+    from app.rules.text import looks_like_formula
+
+    people = People()
+    link = '=HYPERLINK("http://example.invalid/x","点我")'
+    rows = [people.row(姓名=link), people.row(住址="@SUM(A1)"), people.row(监护人姓名="+1+1"),
+            people.row(监护人关系="-2"), people.row(姓名=f"\t筛查童{people.tag}"),
+            # Not text: a choice, a date and a phone are judged by their own checks.
+            people.row(区县="=1+2", 监护人电话="+86 139 0000 0000"),
+            people.row(出生日期="-2015-03-08"), people.row(住址=" =1+2")]
+    result = do_import(csv_bytes(rows))
+    assert (result.accepted, result.rejected) == (0, 8)
+    assert [r["codes"][0] for r in result.rejected_rows] == [
+        "name.formula", "address.formula", "guardian_name.formula",
+        "guardian_relation.formula", "name.formula", "district.invalid",
+        "birth_date.not_a_date", "address.formula"]
+    assert count(Child, Child.name == link) == 0
+
+    lines = read_csv(result.rejects)
+    assert not [cell for line in lines for cell in line if looks_like_formula(cell)]
+    assert lines[1][1] == "'" + link
+    assert lines[2][7] == "'@SUM(A1)"
+    assert lines[3][9] == "'+1+1" and lines[4][10] == "'-2"
+    assert lines[5][1] == f"'\t筛查童{people.tag}"
+    assert (lines[6][5], lines[6][11]) == ("'=1+2", "'+86 139 0000 0000")
+    assert lines[7][3] == "'-2015-03-08"
+    assert "姓名：公式内容" in lines[1][-1] and "name.formula" in lines[1][-1]
+
+    # Sent back as it is with the district corrected: the apostrophe before the phone goes.
+    lines[6][5] = "兴庆区"
+    again = do_import(csv_bytes([lines[6]], header=lines[0]), name="list.rejects.csv")
+    assert (again.accepted, again.rejected) == (1, 0)
+    child, _, _ = dossier_of(rows[5][3])
+    with db() as session:
+        guardian = session.exec(select(Guardian).where(Guardian.child_id == child.id)).one()
+    assert guardian.phone == "+86 139 0000 0000"
+
+
+def test_an_xlsx_formula_or_merged_cell_is_refused_with_its_own_reason_and_no_formula_comes_back(
+        store) -> None:
+    from openpyxl import Workbook, load_workbook
+
+    people = People()
+    rows = [people.row() for _ in range(7)]
+    book = Workbook()
+    sheet = book.active
+    for line in [HEADER, *rows]:
+        sheet.append(line)
+    sheet["C2"] = "=DATE(2015,3,8)"  # a formula cell: its value is not what was typed
+    sheet.merge_cells("A3:A4")  # one name for two rows: row 4's name cell is empty
+    sheet["G5"] = "=1+2"
+    sheet["G5"].data_type = "s"  # a text cell that begins like a formula
+    sheet["H6"] = "@SUM(A1)"  # risks: a text cell too
+    sheet["J7"] = -2  # a number in a text column (监护人关系) is the text "-2" there
+    out = io.BytesIO()
+    book.save(out)
+
+    result = do_import(out.getvalue(), name="list.xlsx")
+    assert result.rejected_rows == [
+        {"row": 2, "codes": ["birth_date.formula_cell"]},
+        {"row": 3, "codes": ["name.merged_cell"]},
+        {"row": 4, "codes": ["name.merged_cell"]},
+        {"row": 5, "codes": ["address.formula"]},
+        {"row": 6, "codes": ["risks.formula"]},
+        {"row": 7, "codes": ["guardian_relation.formula"]},
+    ]
+    assert (result.accepted, result.created) == (1, 1)
+
+    back = load_workbook(io.BytesIO(result.rejects)).worksheets[0]
+    cells = [cell for line in back.iter_rows() for cell in line]
+    assert [c.coordinate for c in cells if c.data_type == "f"] == []
+    assert {c.data_type for c in cells if isinstance(c.value, str)} == {"s"}
+    lines = [[c.value for c in line] for line in back.iter_rows()]
+    assert [line[0] for line in lines[1:]] == [2, 3, 4, 5, 6, 7]
+    assert lines[1][3] == "'=DATE(2015,3,8)" and "公式单元格（C列）" in lines[1][-1]
+    assert lines[2][1] == rows[1][0] and lines[3][1] is None
+    assert "合并单元格（A3:A4）" in lines[3][-1] and "姓名为必填项" not in lines[3][-1]
+    assert lines[4][7] == "'=1+2" and lines[5][8] == "'@SUM(A1)"
+    assert "公式内容" in lines[4][-1] and "公式内容" in lines[5][-1]
+    assert lines[6][10] == -2  # a number cell: nothing a spreadsheet would run
+
+
+def test_invisible_characters_are_stripped_and_control_characters_refused(store) -> None:
+    people = People()
+    pasted = people.row(住址="一号楼\r\n二单元")  # two lines in one cell (CR LF)
+    pasted[0] = f"{pasted[0][:3]}\u200b{pasted[0][3:]}\u200e"  # zero-width space, LTR mark
+    bell = people.row()
+    bell[0] += "\x07"
+    broken = people.row()
+    broken[8] = f"{broken[8][:2]}\n{broken[8][2:]}"  # a line break inside a name
+    result = do_import(csv_bytes([pasted, bell, broken]))
+    assert (result.accepted, result.rejected) == (1, 2)
+    assert result.rejected_rows == [{"row": 3, "codes": ["name.control_character"]},
+                                    {"row": 4, "codes": ["guardian_name.control_character"]}]
+    child, _, _ = dossier_of(pasted[3])
+    assert child.name == pasted[0].replace("\u200b", "").replace("\u200e", "")
+    assert child.address == "一号楼\n二单元"
+    assert "控制字符" in read_csv(result.rejects)[1][-1]
+
+
+def test_an_id_number_is_read_as_intake_keeps_it(store) -> None:
+    from app.services import open_case
+
+    people = People()
+    first17 = next(f for f in (f"{people.region}20150308{n:03d}" for n in range(1000))
+                   if check_digit(f) == "X")
+    with db() as session:
+        case = open_case(session=session, actor="test", now=clock.now(), data={
+            "child": {"name": f"筛查童{people.tag}", "sex": "M", "birth_date": "2015-03-08",
+                      "id_number": f"{first17}x", "district": "xingqing"},
+            "intake_date": clock.now().date().isoformat()})
+        on_file = session.get(Child, case.child_id)
+        assert on_file.id_number == f"{first17}X"
+        child_id = on_file.id
+    # The same number in a list, typed with a lower-case x and a zero-width space pasted in.
+    row = people.row(姓名=f"筛查童{people.tag}", 出生日期="2015-03-08",
+                     身份证号=f" {first17[:6]}\u200b{first17[6:]}x ")
+    result = do_import(csv_bytes([row]))
+    assert (result.accepted, result.duplicates) == (1, 1)
+    with db() as session:
+        candidate = session.exec(select(DuplicateCandidate).where(
+            DuplicateCandidate.batch_id == result.batch)).one()
+    assert (candidate.reason, candidate.match_child_id) == ("id_number", child_id)
+    assert candidate.record["id_number"] == f"{first17}X"
+
+
+def test_row_numbers_count_the_blank_lines_above_the_header() -> None:
+    from app.screening import read_sheet
+
+    people = People()
+    sheet = read_sheet(b"\r\n\r\n" + csv_bytes([people.row()], encoding="utf-8"), "blank.csv")
+    assert [number for number, _ in sheet.rows] == [4]
+
+
 # --- duplicates ----------------------------------------------------------------------------------
 
 

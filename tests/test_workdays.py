@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
 import pytest
 
 from app.rules import workdays
+from app.rules.calendar_data import OfficialCalendar
 from app.rules.workdays import (
     TZ,
     Duration,
     add_working_days,
     due_after,
+    is_provisional,
     is_working_day,
     parse_duration,
+    uncovered_years,
     working_days_between,
 )
 
@@ -25,9 +29,11 @@ def local(y: int, m: int, d: int, hh: int = 10, mm: int = 0) -> datetime:
 
 
 @pytest.fixture
-def fresh_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The once-per-year memory is process-wide; start each such test from a clean slate.
-    monkeypatch.setattr(workdays, "_warned_years", set())
+def packages_only() -> Iterator[None]:
+    # The packages' data without any operator file, whatever the configured one holds.
+    workdays.use_calendar(OfficialCalendar())
+    yield
+    workdays.use_calendar(None)
 
 
 # --- the calendar data itself (2026 Spring Festival: off Feb 15-23, make-up Sat 14 and Sat 28)
@@ -118,36 +124,41 @@ def test_negative_working_days_are_refused() -> None:
         add_working_days(local(2026, 3, 6), -1)
 
 
-# --- weekend-only fallback beyond the data
+# --- beyond the official data: weekends and the holidays package's fixed holidays
 
 
-def test_2030_falls_back_to_weekends_only_with_a_single_warning(
-    fresh_warnings: None, caplog: pytest.LogCaptureFixture
+def test_2030_counts_weekends_and_the_fixed_public_holidays_without_logging_each_call(
+    packages_only: None, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="protect.calendar")
-    # 2030-01-01 is a Tuesday; with real data it would be New Year's Day, here it is a workday.
-    assert is_working_day(date(2030, 1, 1))
-    # Friday 2030-10-04 + 1 working day: weekends only, so Monday 7 (National Day ignored).
-    assert add_working_days(local(2030, 10, 4), 1) == local(2030, 10, 7)
-    assert working_days_between(local(2030, 1, 1), local(2030, 12, 31)) > 250
-    records = [r for r in caplog.records if r.name == "protect.calendar"]
-    assert len(records) == 1
-    message = records[0].getMessage()
-    assert "2030" in message
-    assert "not covered by the official calendar data" in message
-    assert "weekends only" in message
-    assert records[0].levelno == logging.WARNING
+    caplog.set_level(logging.DEBUG, logger="protect.calendar")
+    # Tuesday 2030-01-01 is New Year's Day, though no notice for 2030 exists.
+    assert not is_working_day(date(2030, 1, 1))
+    assert is_working_day(date(2030, 1, 2))
+    # Monday 2030-09-30 + 1 working day: National Day takes Tue 1 to Thu 3, so Friday 4.
+    assert add_working_days(local(2030, 9, 30), 1) == local(2030, 10, 4)
+    assert not is_working_day(date(2030, 10, 5))  # Saturday: no make-up day is known
+    assert working_days_between(local(2030, 1, 1), local(2030, 12, 31)) > 240
+    # Whether a person is told is start-up's, the sweep's and the dashboard's business.
+    assert [r for r in caplog.records if r.name == "protect.calendar"] == []
 
 
-def test_each_uncovered_year_warns_once_on_its_own(
-    fresh_warnings: None, caplog: pytest.LogCaptureFixture
+def test_the_next_90_days_are_covered_until_they_reach_a_year_without_official_data(
+    packages_only: None,
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="protect.calendar")
-    assert not is_working_day(date(2030, 1, 5))  # Saturday
-    assert not is_working_day(date(2031, 1, 4))  # Saturday
-    assert is_working_day(date(2031, 1, 6))  # Monday
-    years = sorted(r.getMessage().split()[1] for r in caplog.records)
-    assert years == ["2030", "2031"]
+    assert uncovered_years(local(2026, 9, 1)) == []  # up to 30 November 2026
+    assert uncovered_years(local(2026, 10, 10)) == [2027]  # up to 8 January 2027
+    assert uncovered_years(local(2026, 10, 10), days=30) == []
+    assert uncovered_years(local(2029, 12, 1)) == [2029, 2030]
+
+
+def test_a_deadline_is_provisional_when_a_day_up_to_it_has_no_official_data(
+    packages_only: None,
+) -> None:
+    assert not is_provisional(local(2026, 12, 1), local(2026, 12, 31, 23, 59))
+    assert is_provisional(local(2026, 12, 1), local(2027, 1, 4))
+    assert is_provisional(local(2027, 1, 4), local(2026, 12, 1))  # either order
+    # 2027-01-01 00:30 in Beijing is still 2026 in UTC: the local date decides.
+    assert is_provisional(local(2026, 12, 1), datetime(2026, 12, 31, 16, 30, tzinfo=UTC))
 
 
 # --- working_days_between

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Request, Security
+from fastapi import Depends, Path, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app import access, clock
@@ -59,6 +59,22 @@ def no_nul(value: Any, path: str = "body") -> None:
     elif isinstance(value, list):
         for i, v in enumerate(value):
             no_nul(v, f"{path}.{i}")
+
+
+def display_lang(request: Request, lang: Annotated[str | None, Query(
+        pattern="^(zh|en)$", description="The language of the display fields (`step_name`, "
+                                         "`owner_name`, …): zh (default) or en; without it, "
+                                         "the first language of `Accept-Language`.")] = None
+                 ) -> str:
+    """The language of the answer's display fields: `?lang=`, else Accept-Language, else zh.
+    Codes are the same in every language."""
+    if lang:
+        return lang
+    first = request.headers.get("accept-language", "").split(",", 1)[0].strip().lower()
+    return "en" if first.startswith("en") else "zh"
+
+
+DisplayLang = Annotated[str, Depends(display_lang)]
 
 
 def allow(action: str) -> Any:

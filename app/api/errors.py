@@ -77,6 +77,11 @@ def _request_invalid(_request: Request, exc: Exception) -> JSONResponse:
         loc = [str(x) for x in p.get("loc", ())]
         field = ".".join(loc[1:] if len(loc) > 1 and loc[0] == "body" else loc) or "body"
         msg = str(p.get("msg", "invalid"))
+        ctx = p.get("ctx") or {}
+        if p.get("type") == "refused" and "message_zh" in ctx:  # app.validation.refusal
+            fields.append({"field": field, "code": f"{(loc or [field])[-1]}.{ctx['code']}",
+                           "message": msg, "message_zh": str(ctx["message_zh"])})
+            continue
         fields.append({"field": field, "code": f"{field}.{p.get('type', 'invalid')}",
                        "message": msg, "message_zh": f"字段 {field} 无效：{msg}"})
     names = ", ".join(sorted({f["field"] for f in fields}))

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from app.validation import typed_text
 
 Short = Annotated[str, Field(max_length=64)]
 
@@ -46,6 +48,12 @@ class CaseOpened(BaseModel):
     district: str
 
 
+# Display fields: beside a code, the name a person reads (app/vocabulary.py), in the language
+# of `?lang=` or Accept-Language (zh by default). The codes stay; a client keys on them.
+Name = Annotated[str, Field(description="The code's name for a person (zh, or en with "
+                                        "?lang=en / Accept-Language: en).")]
+
+
 class CaseRow(BaseModel):
     """A case in a list: no personal data."""
 
@@ -54,6 +62,8 @@ class CaseRow(BaseModel):
     district: str
     status: str
     opened_at: datetime
+    district_name: Name = ""
+    status_name: Name = ""
 
 
 class ChildView(BaseModel):
@@ -90,6 +100,26 @@ class CaseView(BaseModel):
     categories: list[str] | None = None
     child: ChildView | None = None
     guardians: list[GuardianView] | None = None
+    district_name: str | None = None
+    status_name: str | None = None
+    source_name: str | None = None
+    category_names: list[str] | None = None
+
+
+def case_names(view: dict[str, Any], lang: str) -> dict[str, Any]:
+    """A case view (services.read_case's) with the names of the codes it holds, beside them."""
+    from app.vocabulary import Vocabulary
+
+    w, named = Vocabulary(lang), dict(view)
+    if view.get("district"):
+        named["district_name"] = w.district(view["district"])
+    if view.get("status"):
+        named["status_name"] = w.status("case", view["status"])
+    if view.get("source"):
+        named["source_name"] = w.source(view["source"])
+    if view.get("categories") is not None:
+        named["category_names"] = [w.category(c) for c in view["categories"]]
+    return named
 
 
 class RunOut(BaseModel):
@@ -104,14 +134,22 @@ class RunOut(BaseModel):
     parent_run_id: int | None = None
     started_at: datetime
     ended_at: datetime | None = None
+    procedure_name: Name = ""
+    status_name: Name = ""
+    outcome_name: Name = ""
 
 
 class StartIn(BaseModel):
-    """Start a procedure for a case; parameters are codes and dates only."""
+    """Start a procedure for a case; parameters are codes and dates only, those the procedure
+    declares. A procedure already running on the case is started again only with `again`
+    and a `reason` (kept in the audit trail)."""
 
     model_config = ConfigDict(extra="forbid")
-    code: str = Field(pattern=r"^[A-Za-z][0-9]$", examples=["R2"])
+    code: str = Field(pattern=r"^[A-Za-z][0-9]$", examples=["R2"])  # "r2" is R2
     params: dict[Short, Short] = Field(default_factory=dict, max_length=20)
+    again: bool = False
+    reason: Annotated[str | None, BeforeValidator(typed_text("原因"))] = Field(
+        default=None, max_length=200)
 
 
 class StartOut(BaseModel):
@@ -134,6 +172,9 @@ class TimelineEvent(BaseModel):
     procedure_run_id: int | None = None
     task_id: int | None = None
     detail: dict[str, Any]
+    sentence: str = Field("", description="The event as a person reads it, in Beijing time: "
+                                          "\"2026-12-04 20:46 市公安局 完成 身份核查与寻亲："
+                                          "已查找到亲属\" (app/vocabulary.py:event_sentence).")
 
 
 class Timeline(BaseModel):
@@ -159,7 +200,16 @@ class TaskRow(BaseModel):
     rung: int
     status: str
     due_at: datetime
+    step_name: Name = ""
+    procedure_name: Name = ""
+    owner_name: Name = ""
+    rung_name: Name = ""
+    status_name: Name = ""
     working_days_left: int
+    due_provisional: bool = Field(
+        False, description="A day up to the due time lies in a year without official calendar "
+                           "data: counted on weekends and fixed public holidays only, it may "
+                           "still move (docs/engine.md, \"Working days and the calendar file\").")
     overdue: bool
 
 

@@ -83,3 +83,19 @@ def age_on(birth: date, on: date) -> int:
     """
     before_birthday = (on.month, on.day) < (birth.month, birth.day)
     return on.year - birth.year - int(before_birthday)
+
+
+def normalize_id_number(value: str) -> str:
+    """An ID number as it is kept: surrounding spaces stripped, a final lower-case x upper-cased.
+
+    GB 11643 writes the check character ten as an upper-case X; people often type it in lower
+    case. Anything else is left as it is, for the checks to accept or refuse.
+
+    Args:
+        value: The number as typed.
+
+    Returns:
+        The number with those two corrections.
+    """
+    value = value.strip()
+    return value[:-1] + "X" if value.endswith("x") else value

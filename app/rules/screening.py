@@ -7,6 +7,15 @@ import re
 from datetime import date, datetime
 from typing import Any
 
+from app.rules.idcard import normalize_id_number
+from app.rules.text import (
+    TextRefused,
+    clean_text,
+    looks_like_formula,
+    strip_invisible,
+    unescape_formula,
+)
+
 # The categories of "who is protected" (PROCEDURES.md, 三(二)) with the labels communities use.
 # The codes are those of a child record (app/services.py:Category).
 CATEGORIES: dict[str, tuple[str, ...]] = {
@@ -54,6 +63,15 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "guardian_phone": ("监护人电话", "guardian_phone"),
 }
 REQUIRED_COLUMNS = ("name", "sex", "birth_date", "id_number", "district", "categories")
+# What kind of value each column holds, for the checks made before the suite
+# (app/rules/text.py): names and free text are text, refused when a cell begins like a formula
+# or holds a control character. The others (dates, choices, the ID number, the phone) have
+# checks of their own, so a "-" or "+" there is not taken for a formula (a phone may begin
+# with +). Categories and risks are lists whose items may stand on lines of their own.
+TEXT_FIELDS = frozenset({"name", "address", "categories", "risks", "guardian_name",
+                         "guardian_relation"})
+NAME_FIELDS = frozenset({"name", "guardian_name"})
+MULTILINE_FIELDS = frozenset({"address", "categories", "risks"})
 # The two columns a rejects file adds; a corrected rejects file is read with them ignored.
 ROW_COLUMN = ("行号", "row")
 REASONS_COLUMN = ("问题", "reasons")
@@ -96,6 +114,67 @@ def cell_text(value: Any) -> str | None:
         return str(int(value))
     text = str(value).strip()
     return text or None
+
+
+# Why a cell is refused before the suite sees it: (code suffix, English, Chinese). The code of
+# a problem is "<field>.<suffix>", e.g. "name.formula".
+Refusal = tuple[str, str, str]
+
+FORMULA_TEXT: Refusal = (
+    "formula", "The cell begins like a spreadsheet formula (=, +, -, @, a tab or a carriage "
+    "return); such text is not taken. Remove the leading sign.",
+    "公式内容（以 =、+、-、@、制表符或回车开头，电子表格会当作公式执行），不予接收，"
+    "请删去开头的符号。")
+CONTROL_CHARACTER: Refusal = (
+    "control_character", "The cell holds a control character (an invisible special "
+    "character); remove it.",
+    "含有控制字符（看不见的特殊字符），请删去后重新填写。")
+
+
+def formula_cell(letter: str) -> Refusal:
+    """Why an .xlsx formula cell is refused (its value is the formula's, not what was typed)."""
+    return ("formula_cell",
+            f"Formula cell (column {letter}): replace the formula by its value (copy, then "
+            "paste values only).",
+            f"公式单元格（{letter}列），不予接收，请将公式替换为数值（复制后“选择性粘贴—值”）。")
+
+
+def merged_cell(cells: str) -> Refusal:
+    """Why a row that a merged range of an .xlsx sheet covers is refused."""
+    return ("merged_cell",
+            f"Merged cells ({cells}): unmerge them and fill in every row's cell.",
+            f"合并单元格（{cells}），不予接收，请取消合并，并在每一行分别填写。")
+
+
+def read_cell(field: str, value: Any) -> tuple[str | None, Refusal | None]:
+    """A cell of a screening list as the suite judges it, or why it is refused before that.
+
+    Every text loses its invisible characters (app/rules/text.py), and the apostrophe a rejects
+    file put before a formula-like text (`unescape_formula`), so that a corrected rejects file
+    is judged as the list was. A text field (TEXT_FIELDS) beginning like a formula (=, +, -,
+    @, tab, CR; also after spaces) or holding a control character is refused; the ID number is
+    normalized (`normalize_id_number`); the other fields go to the suite as text.
+
+    Returns:
+        (the text, None), the text None for an empty cell; or (the text as read, the refusal).
+    """
+    if not isinstance(value, str):
+        if field not in TEXT_FIELDS:
+            return cell_text(value), None
+        value = cell_text(value) or ""  # a number in a text column: -1 is text "-1" there
+    raw = unescape_formula(strip_invisible(value))
+    if field in TEXT_FIELDS:
+        if looks_like_formula(raw) or looks_like_formula(raw.strip()):
+            return cell_text(raw), FORMULA_TEXT
+        try:
+            text = clean_text(raw, multiline=field in MULTILINE_FIELDS, name=field in NAME_FIELDS)
+        except TextRefused:
+            return cell_text(raw), CONTROL_CHARACTER
+        return text or None, None
+    text = cell_text(raw)
+    if field == "id_number" and text is not None:
+        text = normalize_id_number(text) or None
+    return text, None
 
 
 def norm_date(text: str | None) -> str | None:

@@ -31,6 +31,7 @@ class CategoryRule:
     concerns: tuple[str, ...]
     route_to: tuple[str, ...]  # agency codes, or street:* / community:* / district:*
     start: tuple[str, ...] = ()  # procedure codes
+    child_categories: tuple[str, ...] = ()  # the child's categories (保护对象类别) it implies
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class Triage:
     categories: tuple[str, ...]
     agencies: tuple[str, ...]
     procedures: tuple[str, ...]
+    child_categories: tuple[str, ...] = ()  # recorded on the child, as at intake ("street")
 
 
 def local_agency(ref: str, *, district: str, street: str | None) -> str:
@@ -54,7 +56,8 @@ def local_agency(ref: str, *, district: str, street: str | None) -> str:
 def triage(concerns: Iterable[str], rules: Mapping[str, CategoryRule], fallback: str, *,
            district: str, street: str | None = None) -> Triage:
     """Every category one of whose concerns the report names (the fallback when none), in the
-    order of the rules; their agencies and procedures, each once, in order of first mention.
+    order of the rules; their agencies, procedures and child categories, each once, in order of
+    first mention.
 
     Args:
         concerns: what the report says.
@@ -68,4 +71,6 @@ def triage(concerns: Iterable[str], rules: Mapping[str, CategoryRule], fallback:
     agencies = dict.fromkeys(local_agency(a, district=district, street=street)
                              for r in matched for a in r.route_to)
     procedures = dict.fromkeys(code for r in matched for code in r.start)
-    return Triage(tuple(r.name for r in matched), tuple(agencies), tuple(procedures))
+    child_categories = dict.fromkeys(c for r in matched for c in r.child_categories)
+    return Triage(tuple(r.name for r in matched), tuple(agencies), tuple(procedures),
+                  tuple(child_categories))

@@ -1,27 +1,56 @@
-"""Working-day arithmetic on the Chinese official calendar (holidays and 调休 make-up days)."""
+"""Working-day arithmetic on the Chinese official calendar (holidays and 调休 make-up days).
+
+Which day is a working day comes from the process's calendar (app/rules/calendar_data.py):
+the operator's calendar file for the years it names, then the chinese-calendar package, then
+weekends and the `holidays` package's fixed public holidays, provisionally.
+"""
 
 from __future__ import annotations
 
 import calendar
-import logging
 import re
 import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import chinese_calendar
+from app.rules.calendar_data import OfficialCalendar
 
 TZ = ZoneInfo("Asia/Shanghai")
 UNITS = ("wd", "d", "h", "mo", "y")
 
-log = logging.getLogger("protect.calendar")
-
 _SPEC = re.compile(r"^\s*(\d+)\s*(wd|d|h|mo|y)\s*$")
-# Years already warned about; the warning fires once per year per process, not once per call,
-# because a deadline computation walks many days of the same year.
-_warned_years: set[int] = set()
-_warned_lock = threading.Lock()
+
+
+def _configured() -> OfficialCalendar:
+    # The operator's file is configuration: app/calendar_settings.py reads it from
+    # PROTECT_CALENDAR_FILE (once per process; start-up refuses an invalid one).
+    from app.calendar_settings import current
+
+    return current()
+
+
+_calendar: OfficialCalendar | None = None
+_calendar_lock = threading.Lock()
+
+
+def current_calendar() -> OfficialCalendar:
+    """The calendar this process counts with, made on first use."""
+    global _calendar
+    found = _calendar
+    if found is None:
+        with _calendar_lock:
+            if _calendar is None:
+                _calendar = _configured()
+            found = _calendar
+    return found
+
+
+def use_calendar(calendar: OfficialCalendar | None) -> None:
+    """Count with `calendar` from now on; None: make the configured one again on next use."""
+    global _calendar
+    with _calendar_lock:
+        _calendar = calendar
 
 
 @dataclass(frozen=True)
@@ -50,24 +79,13 @@ def _require_aware(value: datetime, name: str) -> None:
         raise ValueError(f"{name} must be timezone-aware, got naive {value.isoformat()}")
 
 
-def _warn_uncovered(year: int) -> None:
-    with _warned_lock:
-        if year in _warned_years:
-            return
-        _warned_years.add(year)
-    log.warning(
-        "year %d is not covered by the official calendar data; "
-        "using weekends only (no public holidays or make-up working days)",
-        year,
-    )
-
-
 def is_working_day(day: date) -> bool:
     """Tell whether a date is an official working day in mainland China.
 
     Public holidays are not working days; make-up working days (调休) on weekends are.
-    For years outside the chinese_calendar data, only Saturdays and Sundays are days off,
-    and one warning per such year is logged on the "protect.calendar" logger.
+    For a year without official data (neither the operator's calendar file nor the
+    chinese-calendar package has it), Saturdays, Sundays and the `holidays` package's fixed
+    public holidays are days off: provisional, see `uncovered_years` and `is_provisional`.
 
     Args:
         day: A calendar date (a datetime is reduced to its own date, so convert to TZ first).
@@ -77,11 +95,35 @@ def is_working_day(day: date) -> bool:
     """
     if isinstance(day, datetime):
         day = day.date()
-    try:
-        return chinese_calendar.is_workday(day)
-    except NotImplementedError:
-        _warn_uncovered(day.year)
-        return day.weekday() < 5
+    return current_calendar().is_working_day(day)
+
+
+def uncovered_years(start: datetime, days: int = 90) -> list[int]:
+    """The years without official data among the `days` days from start's local date.
+
+    Args:
+        start: Timezone-aware instant.
+        days: How far ahead to look.
+
+    Returns:
+        The years, in order; empty when every day up to then has official data.
+    """
+    _require_aware(start, "start")
+    first = start.astimezone(TZ).date()
+    return current_calendar().uncovered_years(first, first + timedelta(days=days))
+
+
+def is_provisional(start: datetime, end: datetime) -> bool:
+    """Whether a day between start and end (local dates, both included) falls in a year
+    without official data: a deadline counted over it may still move.
+
+    Raises:
+        ValueError: If either datetime is naive.
+    """
+    _require_aware(start, "start")
+    _require_aware(end, "end")
+    first, last = sorted((start.astimezone(TZ).date(), end.astimezone(TZ).date()))
+    return bool(current_calendar().uncovered_years(first, last))
 
 
 def add_working_days(start: datetime, days: int) -> datetime:

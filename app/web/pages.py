@@ -21,11 +21,11 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from app import access, auth, clock, services
+from app import access, auth, clock, services, vocabulary
 from app.access import Principal
 from app.auth import Unauthorized
 from app.errors import Conflict, Forbidden, NotFound, ProtectError, ValidationFailed
-from app.rules.workdays import TZ, working_days_between
+from app.rules.workdays import is_provisional, working_days_between
 from app.settings import get_settings
 from app.store import db
 from app.web import forms
@@ -98,14 +98,18 @@ def need(who: Principal, action: str) -> None:
 
 
 def local_time(value: datetime | None) -> str:
-    return value.astimezone(TZ).strftime("%Y-%m-%d %H:%M") if value else ""
+    """Beijing time, "YYYY-MM-DD HH:MM" (app/vocabulary.py:local_time)."""
+    return vocabulary.local_time(value)
 
 
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """A page in the request's language: `t` its labels, `w` the names of every code
+    (app/vocabulary.py: `w.step(r.step)`, `w.agency(code)`, `w.event(e)` …)."""
     lang = language(request)
     s = get_settings()
     response = templates.TemplateResponse(request, name, {
         "t": translator(lang), "lang": lang, "other_lang": "en" if lang == "zh" else "zh",
+        "w": vocabulary.Vocabulary(lang),
         "csrf": csrf_token(request), "prefect_ui": s.prefect_ui_url, "when": local_time,
         "allowed": lambda who, action: access.allowed(who, action), **context},
         status_code=status)
@@ -231,6 +235,7 @@ def _task_row(t: Any, case_no: str, now: datetime) -> dict[str, Any]:
             "owner_role": t.owner_role, "rung": t.rung, "status": t.status, "due_at": t.due_at,
             "procedure_run_id": t.procedure_run_id,
             "working_days_left": working_days_between(now, t.due_at),
+            "due_provisional": is_provisional(now, t.due_at),
             "overdue": t.status == "open" and t.due_at <= now}
 
 
@@ -238,30 +243,57 @@ def _task_row(t: Any, case_no: str, now: datetime) -> dict[str, Any]:
 def inbox(request: Request, who: User,
           agency: Annotated[str | None, Query(pattern=r"^[a-z]+(:[a-z0-9-]+)?$",
                                               max_length=64)] = None,
-          overdue: bool = False) -> HTMLResponse:
-    """The agency's open tasks, overdue first, with working days left."""
+          overdue: bool = False,
+          after: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None) -> HTMLResponse:
+    """The agency's open tasks, overdue first, with working days left; `after` a submit of
+    that task, what happens next (app/web/task_view.py after_submit)."""
+    from app.web.task_view import after_submit
+
     need(who, "task.inbox")
     now = clock.now()
+    done = request.query_params.get("done")
     with db() as session:
         rows = [_task_row(t, no, now) for t, no in services.inbox(
             session=session, viewer=who, now=now, agency=agency or None, overdue=overdue,
             limit=200)]
+        submitted = after_submit(session, who, after, now, language(request),
+                                 translator(language(request)), queued=done == "queued"
+                                 ) if after else None
     return render(request, "inbox.html", who=who, rows=rows, agency=agency or "",
-                  overdue=overdue, done=request.query_params.get("done"),
+                  overdue=overdue, done=done, submitted=submitted,
                   can_open=access.allowed(who, "task.read"))
 
 
-def _task_context(who: Principal, task_id: int) -> dict[str, Any]:
+def _task_context(who: Principal, task_id: int, lang: str) -> dict[str, Any]:
+    """Everything a task's page shows, in words (app/web/task_view.py): the case as the
+    viewer may see it, the earlier steps' decisions, an S1 task's hotline report, the
+    deadline and the ladder, and the form's inputs with their labels and choices."""
+    from app.vocabulary import agency_name, procedure_name, step_name
+    from app.web import task_view
     from flows.catalog import step_spec
 
+    t = translator(lang)
     now = clock.now()
     with db() as session:
         task, case_no, view = services.read_task(session=session, task_id=task_id, viewer=who,
                                                  now=now)
         spec = step_spec(task.step)
-        return {"task": _task_row(task, case_no, now), "view": view,
-                "fields": forms.form_fields(spec.form), "open": task.status == "open",
-                "completed_by": task.completed_by,
+        fields = forms.form_fields(spec.form)
+        owner = task.owner + ("/supervisor" if task.owner_role == "supervisor" else "")
+        return {"task": _task_row(task, case_no, now), "view": view, "fields": fields,
+                "inputs": forms.labelled(fields, task.step, lang, t),
+                "step_title": step_name(task.step, lang),
+                "procedure_title": procedure_name(task.step.split(".", 1)[0], lang),
+                "owner_name": agency_name(owner, lang),
+                "deadline_words": task_view.duration_words(
+                    task.rung_deadline if task.rung else task.deadline, t),
+                "ladder": task_view.ladder(task, lang),
+                "case_rows": task_view.case_rows(view, lang, t, local_time),
+                "earlier": task_view.earlier_steps(session, who, task, lang),
+                "report": task_view.hotline_report(session, who, task, now, lang),
+                "open": task.status == "open",
+                "completed_by": agency_name(task.completed_by, lang) if task.completed_by
+                else "",
                 "can_complete": access.allowed(who, "task.complete")
                 and task.status == "open" and who.agency in services.allowed_agencies(task)}
 
@@ -274,7 +306,7 @@ def task_page(request: Request, task_id: TaskId, who: User) -> HTMLResponse:
     """A task: the case fields its step needs (audited) and its form."""
     need(who, "task.read")
     return render(request, "task.html", who=who, values={}, problems=[],
-                  **_task_context(who, task_id))
+                  **_task_context(who, task_id, language(request)))
 
 
 @router.post("/tasks/{task_id}", response_class=HTMLResponse)
@@ -300,11 +332,16 @@ async def complete_task(request: Request, task_id: TaskId, who: User) -> Respons
     try:
         resumed = await run_in_threadpool(complete)
     except ValidationFailed as exc:
-        context = await run_in_threadpool(_task_context, who, task_id)
+        lang = language(request)
+        context = await run_in_threadpool(_task_context, who, task_id, lang)
+        problems = forms.problem_list([e.model_dump() for e in exc.errors], context["inputs"],
+                                      lang, translator(lang))
         return render(request, "task.html", 422, who=who,
-                      values=forms.submitted(context["fields"], data),
-                      problems=[e.model_dump() for e in exc.errors], **context)
-    return RedirectResponse(f"/inbox?done={'resumed' if resumed else 'queued'}",
+                      values=forms.submitted(context["fields"], data), problems=problems,
+                      **context)
+    # The inbox says what happens next and shows the case's next task when it opens
+    # (task_view.after_submit; static/next-task.js asks again while it is on its way).
+    return RedirectResponse(f"/inbox?done={'resumed' if resumed else 'queued'}&after={task_id}",
                             status_code=303)
 
 
@@ -348,6 +385,9 @@ def case_page(request: Request, who: User,
                           for t in tl["tasks"]],
                 "escalations": [e for e in tl["events"] if e.action == "task.escalated"],
                 "events": tl["events"],
+                # What the audit events only number, for their sentences (w.event).
+                "steps": {t.id: t.step for t in tl["tasks"]},
+                "runs": {r.id: r for r in tl["runs"]},
             }
     return render(request, "case.html", who=who, view=view, story=story)
 
@@ -365,6 +405,8 @@ def dashboard(request: Request, who: User,
               until: Annotated[str | None, Query(max_length=10)] = None) -> HTMLResponse:
     """The indicators as charts, the overdue and escalated lists, links to the runs."""
     from app import indicators
+    from app.calendar_settings import AHEAD_DAYS
+    from app.rules.workdays import uncovered_years
     from app.web.charts import bars
 
     need(who, "indicators.read")
@@ -385,6 +427,8 @@ def dashboard(request: Request, who: User,
             session=session, viewer=who, now=now, escalated=True, limit=100)]
         links = services.flow_run_ids(session=session, run_ids={
             r["procedure_run_id"] for r in overdue + escalated})
+    # The years ahead without official holiday data: deadlines there are provisional.
+    calendar_years = uncovered_years(now, AHEAD_DAYS)
 
     def name(row: dict[str, Any]) -> str:
         return str(row["name_zh"] if lang == "zh" else row["name_en"])
@@ -405,7 +449,8 @@ def dashboard(request: Request, who: User,
     ]
     return render(request, "dashboard.html", who=who, charts=charts, overdue=overdue,
                   escalated=escalated, links=links, since=since or "", until=until or "",
-                  invalid=invalid, tables=figures, lang_name=name)
+                  invalid=invalid, tables=figures, lang_name=name,
+                  calendar_years=calendar_years, calendar_days=AHEAD_DAYS)
 
 
 # --- sealed records (judicial roles) ----------------------------------------------------------
@@ -427,5 +472,11 @@ def sealed(request: Request, who: User,
                                             role=READER_ROLE.get(who.agency, "judicial"),
                                             actor=who.actor, now=clock.now())
             shown = {"id": r.id, "record_no": r.record_no, "authority": r.authority,
-                     "sealed_on": r.sealed_on, "content": dict(r.content)}
+                     "sealed_on": r.sealed_on, "content": dict(r.content),
+                     # The records of J3's steps, each under its step ("judgment" or
+                     # "j3.judgment"; a correction round "sealing-fix-1" is its step's).
+                     "steps": [(key if "." in key else
+                                "j3." + key.split("-fix-", 1)[0].replace("-", "_"), record)
+                               for key, record in dict(r.content).items()
+                               if isinstance(record, dict)]}
     return render(request, "sealed.html", who=who, record=shown)

@@ -14,6 +14,7 @@ from typing import Literal
 
 from flows.catalog import BEGIN, Edge, ProcedureSpec, StepSpec
 from flows.forms import Decision, Notes
+from flows.words import Words
 
 ROUTED = "the agency the report was routed to (hotline.toml)"
 
@@ -40,15 +41,19 @@ class HotlineResultForm(HotlineResultDecision):
 S1 = ProcedureSpec(
     code="S1",
     area="platform",
-    title="Hotline report routing (热线转办)",
+    title="Hotline report routing",
+    title_zh="热线转办",
     flow_name="s1-hotline-routing",
     entrypoint="flows/platform/s1.py:s1_hotline_routing",
+    by_hand=False,  # the hotline intake starts it, naming the report and the agency
     steps=(
         StepSpec("s1.acknowledge", "Acknowledge the hotline report", "1wd",
-                 AcknowledgeDecision, AcknowledgeForm, owner_rule=ROUTED),
+                 AcknowledgeDecision, AcknowledgeForm, owner_rule=ROUTED,
+                 title_zh="签收热线转办事项"),
         StepSpec("s1.result", "Act on the hotline report and record the result", "10wd",
                  HotlineResultDecision, HotlineResultForm, suite="hotline_result",
-                 rung_deadline="5wd", owner_rule=ROUTED),
+                 rung_deadline="5wd", owner_rule=ROUTED,
+                 title_zh="办理转办事项并反馈结果"),
     ),
     graph=(
         Edge(BEGIN, "s1.acknowledge"),
@@ -61,4 +66,23 @@ S1 = ProcedureSpec(
         Edge("notify:s1.result", "end:referred", "fed back: referred"),
         Edge("notify:s1.result", "end:unfounded", "fed back: unfounded"),
     ),
+    outcome_words={
+        "declined": Words("不属本单位职责，已退回平台", "Declined: not our responsibility"),
+        "resolved": Words("已办结", "Resolved"),
+        "referred": Words("已转其他部门办理", "Referred to another agency"),
+        "unfounded": Words("经核实情况不属实", "Unfounded"),
+    },
 )
+
+
+# --- the words of the forms' fields and choices (flows/words.py) -------------------------------
+# S1's fields (outcome, acted_on, notes) are all in flows/words.py COMMON_FIELDS.
+
+FIELDS: dict[str, Words] = {}
+
+OPTIONS: dict[str, Words] = {
+    "accepted": Words("签收办理", "Accepted"),
+    "not_responsible": Words("不属本单位职责", "Not our responsibility"),
+    "resolved": Words("已办结", "Resolved"),
+    "unfounded": Words("经核实不属实", "Unfounded"),
+}

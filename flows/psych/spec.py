@@ -23,6 +23,7 @@ from pydantic import Field
 
 from flows.catalog import BEGIN, Edge, ProcedureSpec, StepSpec, WaitSpec
 from flows.forms import AgencyCode, Decision, Notes
+from flows.words import Words
 
 MAX_SESSION_ROUNDS = 3
 
@@ -71,21 +72,24 @@ class ReviewForm(ReviewDecision):
 P1 = ProcedureSpec(
     code="P1",
     area="psych",
-    title="Counselling (心理疏导)",
+    title="Counselling",
+    title_zh="心理疏导",
     flow_name="p1-counselling",
     entrypoint="flows/psych/p1.py:p1_counselling",
     steps=(
         StepSpec("p1.referral", "Record the referral for counselling", "2wd",
-                 ReferralDecision, ReferralForm, owner="center"),
+                 ReferralDecision, ReferralForm, owner="center", title_zh="登记心理疏导转介"),
         StepSpec("p1.assessment", "Social-work assessment", "5wd",
-                 CounsellingAssessmentDecision, CounsellingAssessmentForm, owner="center"),
+                 CounsellingAssessmentDecision, CounsellingAssessmentForm, owner="center",
+                 title_zh="开展社工评估"),
         StepSpec("p1.sessions", "Hold a round of counselling sessions", "40wd",
                  SessionsDecision, SessionsForm, suite="counselling_session",
                  rung_deadline="5wd",
                  owner_rule="the center's social workers for counselling; health (its "
-                            "counselling clinics) when the assessment finds clinical needs"),
+                            "counselling clinics) when the assessment finds clinical needs",
+                 title_zh="开展一轮心理疏导"),
         StepSpec("p1.review", "Review the counselling", "5wd", ReviewDecision, ReviewForm,
-                 owner="center"),
+                 owner="center", title_zh="评估疏导效果"),
     ),
     graph=(
         Edge(BEGIN, "p1.referral"),
@@ -99,6 +103,11 @@ P1 = ProcedureSpec(
              f"outcome == more_sessions, round {MAX_SESSION_ROUNDS} of {MAX_SESSION_ROUNDS}"),
         Edge("notify:p1.unresolved", "end:unresolved"),
     ),
+    outcome_words={
+        "no_need": Words("无需心理疏导", "No counselling needed"),
+        "closed": Words("疏导结束，已结案", "Counselling closed"),
+        "unresolved": Words("多轮疏导后仍未缓解", "Unresolved after the last round"),
+    },
 )
 
 # --- P2 regular visits --------------------------------------------------------------------------
@@ -136,19 +145,20 @@ class SupportVisitForm(SupportVisitDecision):
 P2 = ProcedureSpec(
     code="P2",
     area="psych",
-    title="Regular visits (定期走访)",
+    title="Regular visits",
+    title_zh="定期走访",
     flow_name="p2-regular-visits",
     entrypoint="flows/psych/p2.py:p2_regular_visits",
     steps=(
         StepSpec("p2.plan", "Agree the visiting plan: who visits, from when", "5wd",
-                 VisitPlanDecision, VisitPlanForm, owner="center"),
+                 VisitPlanDecision, VisitPlanForm, owner="center", title_zh="制定走访计划"),
         StepSpec("p2.visit", "Visit and give emotional support", "5wd",
                  SupportVisitDecision, SupportVisitForm, bureau="mca", suite="support_visit",
-                 owner_rule="the visitor named by the plan"),
+                 owner_rule="the visitor named by the plan", title_zh="入户走访并开展精神慰藉"),
     ),
     waits=(
         WaitSpec("visits", "A visit falls due", tuple(f"{m}mo" for m in range(1, 13)),
-                 since="the plan's start day"),
+                 since="the plan's start day", title_zh="本次走访到期"),
     ),
     graph=(
         Edge(BEGIN, "p2.plan"),
@@ -160,7 +170,69 @@ P2 = ProcedureSpec(
         Edge("p2.visit", "wait:visits", "more visits to come"),
         Edge("p2.visit", "end:completed", "after the last visit"),
     ),
+    outcome_words={
+        "stopped": Words("走访已终止", "Visits stopped"),
+        "no_longer_needed": Words("无需继续走访", "Visits no longer needed"),
+        "completed": Words("走访期满", "All visits made"),
+    },
 )
+
+# --- the words of the forms' fields and choices (flows/words.py) ------------------------------
+
+FIELDS: dict[str, Words] = {
+    # P1 (referral_date, starts_on, situation, visit_date, child_seen: flows/words.py)
+    "reason": Words("转介原因", "Reason for referral"),
+    "referred_by": Words("转介单位", "Referred by",
+                         "提出转介的单位，如街道办事处、学校或公安机关。",
+                         "The agency that referred the child: a street office, a school, the "
+                         "police…"),
+    "risk": Words("风险等级", "Risk"),
+    "sessions_held": Words("本轮疏导次数", "Sessions held", "本轮实际开展的疏导次数。",
+                           "Sessions actually held in this round."),
+    "first_on": Words("首次疏导日期", "First session"),
+    "last_on": Words("末次疏导日期", "Last session"),
+    # P2
+    "visitor": Words("走访单位", "Visitor",
+                     "负责定期走访的社区、街道办事处、妇联、团市委或总工会。",
+                     "Who visits: a community, a street office, the Women's Federation, the "
+                     "Youth League or the trade unions."),
+    "group": Words("走访对象类别", "Group"),
+    "mood": Words("情绪状态", "Mood"),
+    "support": Words("精神慰藉内容", "Support given", "可多选。", "One or more."),
+    "support_minutes": Words("服务时长（分钟）", "Minutes of support", "5至480分钟。",
+                             "5 to 480."),
+}
+
+OPTIONS: dict[str, Words] = {
+    # P1: why the child is referred; P2: which group the child belongs to (other: words.py)
+    "trauma": Words("心理创伤", "Trauma"),
+    "left_behind": Words("留守儿童", "Left-behind child"),
+    "dropout": Words("失学辍学", "Dropout"),
+    "family_conflict": Words("家庭矛盾", "Family conflict"),
+    "behaviour": Words("行为偏差", "Behaviour"),
+    "no_guardian": Words("监护缺失", "No guardianship"),
+    # P1: the assessment and the review (closed: words.py)
+    "counselling": Words("社工心理疏导", "Counselling by a social worker"),
+    "clinical": Words("转心理门诊", "Clinical counselling"),
+    "no_need": Words("无需疏导", "No need"),
+    "more_sessions": Words("继续疏导", "More sessions"),
+    # P1 risk and P2 mood share "low": 偏低 reads in both (风险偏低, 情绪偏低).
+    "low": Words("偏低", "Low"),
+    "medium": Words("中等", "Medium"),
+    "high": Words("较高", "High"),
+    "good": Words("良好", "Good"),
+    "stable": Words("平稳", "Stable"),
+    "distressed": Words("痛苦不安", "Distressed"),
+    # P2: the visit (ok, concern: words.py)
+    "no_longer_needed": Words("无需继续走访", "No longer needed"),
+    # P2: the emotional support given (心理抚慰、精神慰藉)
+    "listening": Words("倾听", "Listening"),
+    "encouragement": Words("鼓励", "Encouragement"),
+    "companionship": Words("陪伴", "Companionship"),
+    "study_help": Words("学业辅导", "Help with studies"),
+    "life_help": Words("生活帮扶", "Help with daily life"),
+    "referral": Words("转介服务", "Referral"),
+}
 
 
 def visit_key(after: str) -> str:

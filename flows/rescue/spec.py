@@ -7,8 +7,9 @@ from typing import Literal
 
 from pydantic import Field
 
-from flows.catalog import BEGIN, Edge, ProcedureSpec, StepSpec, WaitSpec
+from flows.catalog import BEGIN, Edge, ParamSpec, ProcedureSpec, StepSpec, WaitSpec
 from flows.forms import AgencyCode, Amount, Decision, District, Notes
+from flows.words import Words
 
 MAX_OUTREACH = 3  # attempts to persuade the child before the case is handed back
 
@@ -55,21 +56,28 @@ class PlacementForm(PlacementDecision):
 R2 = ProcedureSpec(
     code="R2",
     area="rescue",
-    title="Street child rescue (流浪儿童救助)",
+    title="Street child rescue",
+    title_zh="流浪儿童救助",
     flow_name="r2-street-child-rescue",
     entrypoint="flows/rescue/r2.py:r2_street_child_rescue",
+    params=(ParamSpec("found_district", "district", "发现地区县",
+                      "the district where the child was found (default: the case's)"),),
     steps=(
         StepSpec("r2.outreach", "Find the child and persuade them to accept help", "24h",
-                 OutreachDecision, OutreachForm, owner="center"),
+                 OutreachDecision, OutreachForm, owner="center",
+                 title_zh="寻找儿童并劝导接受救助"),
         StepSpec("r2.intake", "Intake at the rescue station with a health check", "1wd",
-                 IntakeDecision, IntakeForm, owner="center"),
+                 IntakeDecision, IntakeForm, owner="center",
+                 title_zh="接收入站并进行健康检查"),
         StepSpec("r2.identity", "Identity check and family tracing", "5wd",
-                 IdentityDecision, IdentityForm, owner="psb"),
+                 IdentityDecision, IdentityForm, owner="psb",
+                 title_zh="身份核查与寻亲"),
         StepSpec("r2.placement", "Place the child without family", "5wd",
                  PlacementDecision, PlacementForm, bureau="mca",
                  owner_rule="welfare for an infant or a child of imprisoned parents; with hukou "
                             "the district of origin (mca when outside the city); without "
-                            "hukou the district where the child was found"),
+                            "hukou the district where the child was found",
+                            title_zh="安置查找不到亲属的儿童"),
     ),
     graph=(
         Edge(BEGIN, "r2.outreach"),
@@ -87,6 +95,11 @@ R2 = ProcedureSpec(
         Edge("start:J1", "start:J2"),
         Edge("start:J2", "end:placed"),
     ),
+    outcome_words={
+        "not_reached": Words("多次寻找劝导未果", "Not reached: every attempt failed"),
+        "returned_home": Words("已送返家庭", "Returned home"),
+        "placed": Words("查找不到亲属，已妥善安置", "Placed without family"),
+    },
 )
 
 # --- R3 return home and follow-up visits ------------------------------------------------------
@@ -162,25 +175,32 @@ def _needs_edges() -> list[Edge]:
 R3 = ProcedureSpec(
     code="R3",
     area="rescue",
-    title="Return home and follow-up visits (送返与回访)",
+    title="Return home and follow-up visits",
+    title_zh="送返与回访",
     flow_name="r3-return-home",
     entrypoint="flows/rescue/r3.py:r3_return_home",
     steps=(
         StepSpec("r3.assessment", "Assess the family: guardian able and willing, home safe", "3wd",
-                 AssessmentDecision, AssessmentForm, owner="center"),
+                 AssessmentDecision, AssessmentForm, owner="center",
+                 title_zh="评估监护能力和家庭安全状况"),
         StepSpec("r3.escort", "Escort home and hand over to the home street office", "5wd",
-                 EscortDecision, EscortForm, owner="center"),
+                 EscortDecision, EscortForm, owner="center",
+                 title_zh="护送返家并与家庭所在地街道办事处交接"),
         StepSpec("r3.school_referral", "Return-to-school referral", "5wd",
-                 SchoolReferralDecision, SchoolReferralForm, owner="edu"),
+                 SchoolReferralDecision, SchoolReferralForm, owner="edu",
+                 title_zh="协调返校就学"),
         StepSpec("r3.visit", "Follow-up visit", "5wd", VisitDecision, VisitForm,
                  bureau="mca", suite="followup_visit",
-                 owner_rule="the street office of the home place, named by the assessment"),
+                 owner_rule="the street office of the home place, named by the assessment",
+                 title_zh="定期回访"),
         StepSpec("r3.closing", "Closing review", "5wd", ClosingDecision, ClosingForm,
-                 owner="center"),
+                 owner="center",
+                 title_zh="结案审核"),
     ),
     waits=(
         WaitSpec("visits", "Follow-up visits fall due", ("1mo", "3mo", "6mo", "12mo"),
-                 since="the hand-over"),
+                 since="the hand-over",
+                 title_zh="回访到期"),
     ),
     graph=(
         Edge(BEGIN, "r3.assessment"),
@@ -203,6 +223,11 @@ R3 = ProcedureSpec(
         Edge("r3.closing", "end:closed", "outcome == closed"),
         Edge("r3.closing", "end:kept_open", "outcome == keep_open"),
     ),
+    outcome_words={
+        "home_unsafe": Words("家庭不宜送返，转入监护干预", "Home unsafe: guardian intervention"),
+        "closed": Words("回访结束，已结案", "Closed after the last visit"),
+        "kept_open": Words("继续跟踪帮扶", "Kept open"),
+    },
 )
 
 SCHOOL_AGE = (6, 15)  # compulsory education: ages 6 to 15 inclusive
@@ -265,18 +290,23 @@ class EnrolmentForm(EnrolmentDecision):
 R1 = ProcedureSpec(
     code="R1",
     area="rescue",
-    title="Abandoned infant or orphan placement (弃婴孤儿安置)",
+    title="Abandoned infant or orphan placement",
+    title_zh="弃婴孤儿安置",
     flow_name="r1-infant-orphan-placement",
     entrypoint="flows/rescue/r1.py:r1_infant_orphan_placement",
     steps=(
         StepSpec("r1.finding", "Record the finding and check identity", "1wd",
-                 FindingDecision, FindingForm, owner="psb", suite="infant_finding"),
+                 FindingDecision, FindingForm, owner="psb", suite="infant_finding",
+                 title_zh="登记发现情况并核查身份"),
         StepSpec("r1.acceptance", "Accept the child into civil affairs' care", "2wd",
-                 AcceptanceDecision, AcceptanceForm, owner="mca"),
+                 AcceptanceDecision, AcceptanceForm, owner="mca",
+                 title_zh="民政部门接收儿童"),
         StepSpec("r1.admission", "Admit the child to the welfare institution", "2wd",
-                 AdmissionDecision, AdmissionForm, owner="welfare"),
+                 AdmissionDecision, AdmissionForm, owner="welfare",
+                 title_zh="儿童福利机构接收入院养育"),
         StepSpec("r1.enrolment", "Enrol the child in orphan social security", "10wd",
-                 EnrolmentDecision, EnrolmentForm, owner="mca", suite="orphan_allowance"),
+                 EnrolmentDecision, EnrolmentForm, owner="mca", suite="orphan_allowance",
+                 title_zh="纳入孤儿社会保障"),
     ),
     graph=(
         Edge(BEGIN, "r1.finding"),
@@ -288,6 +318,10 @@ R1 = ProcedureSpec(
         Edge("start:J2", "r1.enrolment"),
         Edge("r1.enrolment", "end:placed"),
     ),
+    outcome_words={
+        "returned_home": Words("已找到父母，送返家庭", "Parent found: returned home"),
+        "placed": Words("已入院养育并纳入孤儿保障", "Placed and enrolled in orphan security"),
+    },
 )
 
 # --- R4 guardian intervention ladder (四(一)3) -------------------------------------------------
@@ -349,23 +383,35 @@ _STREET_RULE = ("the street office named by the start parameter street (R3 passe
 R4 = ProcedureSpec(
     code="R4",
     area="rescue",
-    title="Guardian intervention ladder (监护干预)",
+    title="Guardian intervention ladder",
+    title_zh="监护干预",
     flow_name="r4-guardian-intervention",
     entrypoint="flows/rescue/r4.py:r4_guardian_intervention",
+    params=(ParamSpec("rung", "choice", "起始环节", "the rung to enter the ladder at",
+                      choices=RUNGS),
+            ParamSpec("street", "street", "街道办事处",
+                      "the street office that admonishes (default: the district's first)"),
+            ParamSpec("reason", "choice", "启动原因", "why the ladder starts",
+                      choices=("harm_reported", "home_unsafe", "ran_away", "guardian_failing"))),
     steps=(
         StepSpec("r4.admonition", "Admonish the guardian and stop the harm", "3wd",
                  AdmonitionDecision, AdmonitionForm, bureau="mca",
-                 suite="guardian_intervention", owner_rule=_STREET_RULE),
+                 suite="guardian_intervention", owner_rule=_STREET_RULE,
+                 title_zh="劝诫监护人并制止侵害行为"),
         StepSpec("r4.check", "Follow-up check on the guardian", "10wd",
                  CheckDecision, CheckForm, bureau="mca", suite="guardian_intervention",
-                 owner_rule=_STREET_RULE),
+                 owner_rule=_STREET_RULE,
+                 title_zh="跟踪核查监护人改正情况"),
         StepSpec("r4.reprimand", "Police reprimand and order to correct", "5wd",
-                 ReprimandDecision, ReprimandForm, owner="psb", suite="guardian_intervention"),
+                 ReprimandDecision, ReprimandForm, owner="psb", suite="guardian_intervention",
+                 title_zh="公安机关训诫并责令改正"),
         StepSpec("r4.penalty", "Administrative penalty under public-security law", "10wd",
-                 PenaltyDecision, PenaltyForm, owner="psb", suite="guardian_intervention"),
+                 PenaltyDecision, PenaltyForm, owner="psb", suite="guardian_intervention",
+                 title_zh="依法给予治安管理处罚"),
         StepSpec("r4.prosecution", "Criminal prosecution", "20wd",
                  ProsecutionDecision, ProsecutionForm, owner="procuratorate",
-                 suite="guardian_intervention"),
+                 suite="guardian_intervention",
+                 title_zh="依法追究刑事责任"),
     ),
     graph=(
         Edge(BEGIN, "r4.admonition", "by default (start parameter rung=admonition)"),
@@ -385,6 +431,12 @@ R4 = ProcedureSpec(
         Edge("r4.prosecution", "end:prosecuted", "outcome == prosecuted"),
         Edge("r4.prosecution", "end:not_prosecuted", "outcome == not_prosecuted"),
     ),
+    outcome_words={
+        "corrected": Words("监护人已改正", "Guardian corrected"),
+        "penalised": Words("已给予治安管理处罚", "Administrative penalty imposed"),
+        "prosecuted": Words("已提起公诉", "Prosecuted"),
+        "not_prosecuted": Words("不起诉", "Not prosecuted"),
+    },
 )
 
 # --- R5 temporary loss of support (四(一)3) ----------------------------------------------------
@@ -404,14 +456,17 @@ class R5PlacementForm(R5PlacementDecision):
 R5 = ProcedureSpec(
     code="R5",
     area="rescue",
-    title="Temporary loss of support (临时监护缺失安置)",
+    title="Temporary loss of support",
+    title_zh="临时监护缺失安置",
     flow_name="r5-temporary-placement",
     entrypoint="flows/rescue/r5.py:r5_temporary_placement",
     steps=(
         StepSpec("r5.placement", "Place the child in a welfare institution", "5wd",
-                 R5PlacementDecision, R5PlacementForm, owner="mca"),
+                 R5PlacementDecision, R5PlacementForm, owner="mca",
+                 title_zh="安置到社会福利机构抚育"),
         StepSpec("r5.admission", "Admit the child to the welfare institution", "2wd",
-                 AdmissionDecision, AdmissionForm, owner="welfare"),
+                 AdmissionDecision, AdmissionForm, owner="welfare",
+                 title_zh="儿童福利机构接收入院抚育"),
     ),
     graph=(
         Edge(BEGIN, "r5.placement"),
@@ -421,6 +476,9 @@ R5 = ProcedureSpec(
         Edge("r5.admission", "end:placed", "parents imprisoned: the placement is temporary"),
         Edge("start:J2", "end:placed"),
     ),
+    outcome_words={
+        "placed": Words("已安置到社会福利机构", "Placed in a welfare institution"),
+    },
 )
 
 # --- R6 living assistance (四(一)5) ------------------------------------------------------------
@@ -461,21 +519,30 @@ class InsuranceForm(InsuranceDecision):
 R6 = ProcedureSpec(
     code="R6",
     area="rescue",
-    title="Living assistance (生活救助)",
+    title="Living assistance",
+    title_zh="生活救助",
     flow_name="r6-living-assistance",
     entrypoint="flows/rescue/r6.py:r6_living_assistance",
+    params=(ParamSpec("street", "street", "街道办事处",
+                      "the street office that checks eligibility "
+                      "(default: the district's first)"),),
     steps=(
         StepSpec("r6.eligibility", "Check the family's eligibility", "10wd",
                  EligibilityDecision, EligibilityForm, bureau="mca",
-                 suite="family_eligibility", owner_rule=_STREET_RULE),
+                 suite="family_eligibility", owner_rule=_STREET_RULE,
+                 title_zh="核查家庭救助条件"),
         StepSpec("r6.dibao", "Enrol the family in dibao", "20wd",
-                 GrantDecision, GrantForm, owner="mca", suite="assistance_grant"),
+                 GrantDecision, GrantForm, owner="mca", suite="assistance_grant",
+                 title_zh="纳入最低生活保障"),
         StepSpec("r6.rehabilitation", "Rehabilitation training subsidy for the disabled child",
-                 "20wd", GrantDecision, GrantForm, owner="dpf", suite="assistance_grant"),
+                 "20wd", GrantDecision, GrantForm, owner="dpf", suite="assistance_grant",
+                 title_zh="给予残疾儿童康复训练补助"),
         StepSpec("r6.medical_aid", "Medical assistance for the disabled child", "20wd",
-                 GrantDecision, GrantForm, owner="health", suite="assistance_grant"),
+                 GrantDecision, GrantForm, owner="health", suite="assistance_grant",
+                 title_zh="给予残疾儿童医疗救助"),
         StepSpec("r6.insurance", "Free resident medical insurance (congenital disability)",
-                 "20wd", InsuranceDecision, InsuranceForm, owner="hrss"),
+                 "20wd", InsuranceDecision, InsuranceForm, owner="hrss",
+                 title_zh="为先天性残疾儿童办理免费参保"),
     ),
     graph=(
         Edge(BEGIN, "r6.eligibility"),
@@ -491,6 +558,11 @@ R6 = ProcedureSpec(
         Edge("r6.medical_aid", "end:not_assisted", "no congenital disability, nothing granted"),
         Edge("r6.insurance", "end:assisted"),
     ),
+    outcome_words={
+        "not_eligible": Words("不符合救助条件", "Not eligible"),
+        "assisted": Words("已给予救助", "Assisted"),
+        "not_assisted": Words("未获批准救助", "Not assisted"),
+    },
 )
 
 # --- R7 charity home visits (四(一)7) ----------------------------------------------------------
@@ -537,18 +609,23 @@ class VisitRecordForm(VisitRecordDecision):
 R7 = ProcedureSpec(
     code="R7",
     area="rescue",
-    title="Charity home visits (慈善走访)",
+    title="Charity home visits",
+    title_zh="慈善走访",
     flow_name="r7-charity-visit",
     entrypoint="flows/rescue/r7.py:r7_charity_visit",
     steps=(
         StepSpec("r7.visit", "Visit the family", "20wd", CharityVisitDecision, CharityVisitForm,
-                 owner="charity", suite="charity_visit"),
+                 owner="charity", suite="charity_visit",
+                 title_zh="入户走访慰问"),
         StepSpec("r7.assessment", "Assess the family's need", "5wd", NeedDecision, NeedForm,
-                 owner="charity"),
+                 owner="charity",
+                 title_zh="评估家庭困难程度"),
         StepSpec("r7.payment", "Pay the grant", "10wd", CharityPaymentDecision,
-                 CharityPaymentForm, owner="charity", suite="charity_grant"),
+                 CharityPaymentForm, owner="charity", suite="charity_grant",
+                 title_zh="发放扶贫济困资助金"),
         StepSpec("r7.record", "Record the visit", "5wd", VisitRecordDecision, VisitRecordForm,
-                 owner="charity"),
+                 owner="charity",
+                 title_zh="登记走访情况"),
     ),
     graph=(
         Edge(BEGIN, "r7.visit"),
@@ -559,4 +636,124 @@ R7 = ProcedureSpec(
         Edge("r7.record", "end:granted", "a grant was paid"),
         Edge("r7.record", "end:no_grant", "no grant was needed"),
     ),
+    outcome_words={
+        "granted": Words("已发放资助", "Grant paid"),
+        "no_grant": Words("无需资助", "No grant needed"),
+    },
 )
+
+
+# --- the words of the forms' fields and choices (flows/words.py) -------------------------------
+
+FIELDS: dict[str, Words] = {
+    # R2
+    "location": Words("找到儿童的地点", "Where the child was found",
+                      "街道、路口或场所名称（选填）。", "Street, crossing or place (optional)."),
+    "ill_or_injured": Words("是否患病或受伤", "Ill or injured",
+                            "患病或受伤的，立即送定点医院先救治后结算。",
+                            "If so, the child goes to a designated hospital at once."),
+    "health_notes": Words("体检情况", "Health check", "健康检查发现的情况（选填）。",
+                          "What the health check found (optional)."),
+    "has_hukou": Words("是否有户籍", "Has household registration (hukou)"),
+    "origin_district": Words("户籍所在区县", "District of household registration",
+                             "户籍不在银川市的选“其他”，由市民政局安置；无户籍的不填。",
+                             "Choose \"Other\" for a hukou outside the city; leave empty "
+                             "without hukou."),
+    "infant_or_parent_imprisoned": Words("是否为婴幼儿或父母服刑在押",
+                                         "Infant, or parents imprisoned",
+                                         "是的，由儿童福利机构安置。",
+                                         "If so, a child welfare institution takes the child."),
+    "placed_with": Words("安置场所", "Placed with"),
+    "placed_on": Words("安置日期", "Placement date",
+                       "两年以上仍查找不到亲属的，自该日起算办理户口登记。",
+                       "Household registration after two years counts from this day."),
+    # R3
+    "guardian_able": Words("监护人是否具备监护能力和意愿", "Guardian able and willing to care"),
+    "home_safe": Words("家庭环境是否安全", "Home safe"),
+    "home_street": Words("家庭所在地街道办事处", "Street office of the home place",
+                         "儿童家庭所在地的街道办事处（乡镇），负责交接后的定期回访。",
+                         "The street office or township where the family lives; it makes "
+                         "the follow-up visits."),
+    "handed_over_on": Words("交接日期", "Hand-over date",
+                            "与家庭所在地街道办事处完成交接的日期，回访时间自该日起算。",
+                            "The day of the hand-over; the follow-up visits count from it."),
+    "enrolled": Words("是否已返校就读", "Back in school"),
+    "needs": Words("需要的帮扶", "Help needed", "可多选，所选帮扶将转相关部门办理。",
+                   "Choose any; each starts the procedure for that help."),
+    # R1
+    "category": Words("儿童类别", "Category"),
+    "parent_found": Words("是否查找到父母", "Parent found"),
+    "found_on": Words("发现日期", "Date found"),
+    "found_district": Words("发现地区县", "District where found"),
+    "found_place": Words("发现地点", "Place found"),
+    "accepted_on": Words("接收日期", "Date accepted", "民政部门接收儿童的日期。",
+                         "The day civil affairs took the child into care."),
+    "admitted_on": Words("入院日期", "Date admitted", "儿童福利机构接收儿童入院的日期。",
+                         "The day the welfare institution admitted the child."),
+    "enrolled_on": Words("纳入保障日期", "Date enrolled",
+                         "纳入孤儿基本生活保障或参加城镇居民医疗保险的日期。",
+                         "The day the child was enrolled in orphan security or in resident "
+                         "medical insurance."),
+    "monthly_allowance": Words("孤儿基本生活费（元/月）", "Basic living allowance (yuan a month)"),
+    # R5
+    "reason": Words("安置原因", "Reason for placement"),
+    # R6
+    "dibao_eligible": Words("是否符合低保条件", "Eligible for dibao"),
+    "disabled": Words("儿童是否残疾", "Child disabled"),
+    "congenital_disability": Words("是否先天性残疾", "Congenital disability"),
+    "household_size": Words("家庭人口数", "Household size", "共同生活的家庭成员人数。",
+                            "Family members living together."),
+    "income_per_person": Words("家庭人均月收入（元）", "Monthly income per person (yuan)"),
+    "granted": Words("是否批准", "Granted"),
+    "granted_on": Words("批准日期", "Date granted"),
+    # R7
+    "circumstance": Words("家庭困难情形", "Family circumstance"),
+    "visited_on": Words("走访慰问日期", "Date visited"),
+    "grant_needed": Words("是否需要资助", "Grant needed"),
+    "receipt_no": Words("收据编号", "Receipt number", "资助金发放收据上的编号。",
+                        "The number on the receipt for the grant."),
+    "recorded_on": Words("登记日期", "Date recorded"),
+}
+
+OPTIONS: dict[str, Words] = {
+    # R2
+    "accepted": Words("同意接受救助", "Accepted help"),
+    "refused": Words("拒绝接受救助", "Refused help"),
+    "not_found": Words("未找到儿童", "Child not found"),
+    "family_found": Words("已查找到亲属", "Family found"),
+    "family_not_found": Words("查找不到亲属", "Family not found"),
+    # R3: a visit's situation and needs (the procedures they start)
+    "ran_away": Words("再次外出流浪", "Ran away again"),
+    "guardian_failing": Words("监护人不履行监护职责", "Guardian failing their duty"),
+    "R6": Words("生活救助", "Living assistance"),
+    "E4": Words("教育资助", "Education aid"),
+    "P1": Words("心理咨询", "Counselling"),
+    "W1": Words("免费职业技能培训", "Free skills training"),
+    "keep_open": Words("继续跟踪帮扶", "Keep the case open"),
+    # R1
+    "abandoned_infant": Words("弃婴", "Abandoned infant"),
+    "orphan": Words("孤儿", "Orphan"),
+    # R4: the rungs (the start parameter rung), why the ladder starts, each rung's outcome
+    "admonition": Words("劝诫、制止", "Admonition"),
+    "check": Words("跟踪核查", "Follow-up check"),
+    "reprimand": Words("训诫、责令改正", "Police reprimand"),
+    "penalty": Words("治安管理处罚", "Administrative penalty"),
+    "harm_reported": Words("接报侵害未成年人", "Harm reported"),
+    "home_unsafe": Words("家庭不宜送返", "Home unsafe"),
+    "stopped": Words("已制止", "Harm stopped"),
+    "serious": Words("情节严重", "Serious"),
+    "corrected": Words("已改正", "Corrected"),
+    "still_failing": Words("仍未改正", "Still failing"),
+    "crime": Words("涉嫌犯罪", "Suspected crime"),
+    "penalised": Words("已给予处罚", "Penalised"),
+    "prosecuted": Words("提起公诉", "Prosecuted"),
+    "not_prosecuted": Words("不起诉", "Not prosecuted"),
+    # R5
+    "parent_imprisoned": Words("父母服刑在押", "Parents imprisoned"),
+    "trafficked_no_guardian": Words("被解救且查找不到监护人的婴幼儿",
+                                    "Rescued trafficked infant, no guardian found"),
+    # R7
+    "serious_illness": Words("患有重病", "Serious illness"),
+    "mental_disorder": Words("患有精神障碍", "Mental disorder"),
+    "poverty": Words("家庭贫困", "Poverty"),
+}

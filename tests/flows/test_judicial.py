@@ -54,6 +54,36 @@ def test_one_sweep_fires_a_two_year_clock_and_police_register_the_hukou(system) 
     assert wait_finished(j2).outcome == "registered"
 
 
+def test_a_sweep_as_of_two_years_ahead_opens_the_registration_on_that_day(system) -> None:
+    """`protect sweep --now` two years ahead fires J2's clock; the registration it opens counts
+    its deadline from that instant, so the scenario goes on from there (and a second sweep as
+    of the same instant does not find it overdue)."""
+    from app.rules.workdays import due_after
+    from flows.catalog import procedure
+
+    case = open_case()
+    j2 = start(case, "J2", params={"placed_on": clock.now().date().isoformat()})
+    timer = wait_for(lambda: _timer(j2), what="the two-year timer")
+    wait_for(lambda: flow_state(j2) == "Suspended", what="J2 to suspend on its clock")
+    as_of = timer.due_at + timedelta(hours=3)
+    assert sweep(now=as_of).timers_fired >= 1
+    registration = open_task(case, "j2.registration")
+    deadline = procedure("J2").step("j2.registration").deadline
+    assert registration.created_at == as_of
+    assert registration.due_at == due_after(as_of, deadline)
+    sweep(now=as_of)
+    with db() as session:
+        assert session.get(HumanTask, registration.id).rung == 0  # not overdue as of then
+    then = as_of.date().isoformat()  # the scenario's day, two years on
+    complete(registration, registered_on=then, registered_district="xingqing",
+             placement_date=clock.now().date().isoformat(), application_date=then,
+             institution="welfare", address="银川市兴庆区福利院路1号")
+    assert wait_finished(j2).outcome == "registered"
+    with db() as session:  # the replay after the completion opened nothing new
+        tasks = session.exec(select(HumanTask).where(HumanTask.procedure_run_id == j2)).all()
+    assert [(t.step, t.due_at) for t in tasks] == [("j2.registration", registration.due_at)]
+
+
 def test_finding_the_family_first_cancels_the_clock(system) -> None:
     case = open_case()
     j2 = start(case, "J2", params={"placed_on": clock.now().date().isoformat()})

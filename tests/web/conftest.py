@@ -3,6 +3,7 @@ Playwright (headless; no browser is downloaded), and users of every role with pa
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -39,8 +40,12 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
+        # The browser's own language is a Chinese worker's: it decides how a date input
+        # shows its date (年/月/日). Chromium on Linux takes it from LANGUAGE (--lang is
+        # for the other systems) and needs Debian's chromium-l10n for its Chinese.
         b = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                              args=["--no-sandbox", "--disable-gpu"])
+                              args=["--no-sandbox", "--disable-gpu", "--lang=zh-CN"],
+                              env={**os.environ, "LANGUAGE": "zh_CN:zh"})
         try:
             yield b
         finally:
@@ -85,3 +90,11 @@ def sign_in(page: Any, who: Person, path: str = "/") -> None:
     page.click("form.card button[type=submit]")
     page.wait_for_load_state()
     assert page.locator("#username").inner_text() == who[0], page.content()[:500]
+
+
+@pytest.fixture(scope="session")
+def hotline_case(store: str, person: Callable[..., Person]) -> dict[str, Any]:
+    """A case as issue 17 saw it (tests/web/scenario.py), made once for the pages' tests."""
+    from tests.web.scenario import hotline_case as make
+
+    return make(person)

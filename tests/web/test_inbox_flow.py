@@ -36,7 +36,7 @@ def test_a_worker_completes_a_task_from_the_inbox_and_the_procedure_goes_on(
 
     sign_in(page, worker, "/inbox")
     row = page.locator(f"tr[data-task='{task.id}']")
-    assert case in row.inner_text() and "r2.outreach" in row.inner_text()
+    assert case in row.inner_text() and "寻找儿童并劝导接受救助" in row.inner_text()
     assert "工作日" in row.locator("td.days").inner_text()  # 24 h: working days left
     row.locator("a", has_text=f"#{task.id}").click()
     page.wait_for_url(f"**/tasks/{task.id}")
@@ -45,9 +45,15 @@ def test_a_worker_completes_a_task_from_the_inbox_and_the_procedure_goes_on(
     page.click("#submit")
     page.wait_for_url("**/inbox?done=*")
     assert page.locator("#done").count() == 1
+    # What comes next, in words, and the next task itself as soon as the flow opens it.
+    assert "下一步“接收入站并进行健康检查”，由市未成年人社会保护中心办理" in page.locator(
+        "#done-text").inner_text()
+    assert page.locator("#empty").count() == 0
 
     nxt = open_task(case, "r2.intake")  # the flow resumed and opened the next step
     assert nxt.procedure_run_id == run
+    page.locator(f"#next-task a[href='/tasks/{nxt.id}']").wait_for(timeout=20000)
+    assert page.locator(f"#inbox-list tr[data-task='{nxt.id}']").count() == 1
     with db() as session:
         done = session.exec(select(AuditEvent).where(AuditEvent.action == "task.completed",
                                                      AuditEvent.task_id == task.id)).one()
@@ -59,4 +65,5 @@ def test_a_worker_completes_a_task_from_the_inbox_and_the_procedure_goes_on(
     sign_in(page, person("center", "coordinator"), f"/cases/{case}")
     link = page.locator(f"#open-runs tr[data-run='{run}'] a.prefect-run")
     assert link.get_attribute("href").endswith(f"/runs/flow-run/{run_row(run).flow_run_id}")
-    assert page.locator(f"#steps tr[data-task='{task.id}']").inner_text().count("center") >= 1
+    assert page.locator(f"#steps tr[data-task='{task.id}']").inner_text().count(
+        "市未成年人社会保护中心") >= 1

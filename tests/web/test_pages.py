@@ -78,9 +78,9 @@ def test_a_refused_form_shows_field_messages_and_keeps_the_task_open(page: Any,
     task_id = add_task(case, step="r2.identity", owner="psb")
     sign_in(page, person("psb", "worker"), f"/tasks/{task_id}")
     assert page.url.endswith(f"/tasks/{task_id}")
-    # The generated form: the decision's enum is a select, its booleans checkboxes.
+    # The generated form: the decision's enum is a select of words, its booleans checkboxes.
     assert page.locator("select#f-outcome option").all_inner_texts()[1:] == [
-        "family_found", "family_not_found"]
+        "已查找到亲属", "查找不到亲属"]
     assert page.locator("input#f-has_hukou").get_attribute("type") == "checkbox"
     assert page.locator("select#f-origin_district").count() == 1
     # Past the model's limit (the browser's maxlength taken off, as an old client would),
@@ -150,9 +150,9 @@ def test_the_case_page_shows_an_escalation_and_every_read_is_audited(
     coordinator = person("center", "coordinator")
     sign_in(page, coordinator, f"/cases/{case}")
     escalation = page.locator(f"#escalations li[data-task='{task_id}']")
-    assert "psb/supervisor" in escalation.inner_text()
+    assert "市公安局分管领导" in escalation.inner_text()
     row = page.locator(f"#steps tr[data-task='{task_id}']")
-    assert "psb" in row.inner_text() and "1" in row.inner_text()
+    assert "市公安局分管领导" in row.inner_text() and "第1级升级" in row.inner_text()
     assert page.locator("#open-runs tr[data-run]").count() == 1
     assert page.locator("[data-field='child.name']").inner_text().startswith("测试童")
     reads = [e for e in events("case.read", f"user:{coordinator[0]}")

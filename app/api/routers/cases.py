@@ -8,9 +8,17 @@ from fastapi import APIRouter, Body, Query
 
 from app import clock, services
 from app.access import Principal
-from app.api.deps import CaseRef, allow, no_nul
-from app.api.schemas import CaseOpened, CaseRow, CaseView, FamilyFoundOut, Timeline
+from app.api.deps import CaseRef, DisplayLang, allow, no_nul
+from app.api.schemas import (
+    CaseOpened,
+    CaseRow,
+    CaseView,
+    FamilyFoundOut,
+    Timeline,
+    case_names,
+)
 from app.store import db
+from app.vocabulary import Vocabulary
 from flows.forms import District
 
 router = APIRouter(prefix="/cases", tags=["cases"])
@@ -33,30 +41,38 @@ def list_cases(who: Annotated[Principal, allow("case.list")],
                status: Literal["open", "closed"] | None = None,
                district: District | None = None,
                limit: Annotated[int, Query(ge=1, le=500)] = 50,
-               offset: Annotated[int, Query(ge=0, le=10**9)] = 0) -> list[CaseRow]:
-    """Cases, newest first: numbers, districts and states (no personal data)."""
+               offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+               lang: DisplayLang = "zh") -> list[CaseRow]:
+    """Cases, newest first: numbers, districts and states (no personal data), with the
+    districts' and states' names (`?lang=`)."""
+    w = Vocabulary(lang)
     with db() as session:
         return [CaseRow(case=c.case_no, id=int(c.id or 0), district=c.district, status=c.status,
-                        opened_at=c.opened_at)
+                        opened_at=c.opened_at, district_name=w.district(c.district),
+                        status_name=w.status("case", c.status))
                 for c in services.list_cases(session=session, limit=limit, offset=offset,
                                              status=status, district=district)]
 
 
 @router.get("/{case_ref}", response_model=CaseView, response_model_exclude_unset=True)
-def read_case(case_ref: CaseRef, who: Annotated[Principal, allow("case.read")]) -> Any:
+def read_case(case_ref: CaseRef, who: Annotated[Principal, allow("case.read")],
+              lang: DisplayLang) -> Any:
     """A case as the caller may see it: everything for coordinators, the summary for
-    managers, for an agency the fields its tasks on the case need. Audited."""
+    managers, for an agency the fields its tasks on the case need. Audited. The codes'
+    names beside them (`district_name`, …, `?lang=`)."""
     with db() as session:
-        return services.read_case(session=session, case_ref=case_ref, viewer=who,
-                                  now=clock.now())
+        return case_names(services.read_case(session=session, case_ref=case_ref, viewer=who,
+                                             now=clock.now()), lang)
 
 
 @router.get("/{case_ref}/timeline", response_model=Timeline)
-def timeline(case_ref: CaseRef, who: Annotated[Principal, allow("case.timeline")]) -> Any:
-    """The case's procedure runs (store and Prefect) and its audit events."""
+def timeline(case_ref: CaseRef, who: Annotated[Principal, allow("case.timeline")],
+             lang: DisplayLang) -> Any:
+    """The case's procedure runs (store and Prefect) and its audit events, each event also
+    as a `sentence` in Beijing time and each run with its names (`?lang=`)."""
     from app.history import case_history
 
-    return case_history(case_ref)
+    return case_history(case_ref, lang=lang)
 
 
 @router.post("/{case_ref}/family-found", response_model=FamilyFoundOut)

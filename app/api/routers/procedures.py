@@ -8,11 +8,11 @@ from fastapi import APIRouter
 
 from app import clock, services
 from app.access import Principal
-from app.api.deps import CaseRef, allow
+from app.api.deps import CaseRef, DisplayLang, allow
 from app.api.schemas import ProcedureOut, RunOut, StartIn, StartOut
-from app.errors import NotFound
 from app.outbox import start_message_key
 from app.store import db
+from app.vocabulary import Vocabulary
 
 router = APIRouter(tags=["procedures"])
 
@@ -22,26 +22,29 @@ def procedures(who: Annotated[Principal, allow("procedures.list")]) -> list[Proc
     """Every procedure of the plan: code, area, title, step names."""
     from flows.catalog import all_procedures
 
-    return [ProcedureOut(code=p.code, area=p.area, title=p.title,
+    return [ProcedureOut(code=p.code, area=p.area, title=p.full_title,
                          steps=[s.name for s in p.steps]) for p in all_procedures().values()]
 
 
 @router.post("/cases/{case_ref}/procedures", response_model=StartOut, status_code=201)
 def start(case_ref: CaseRef, body: StartIn,
           who: Annotated[Principal, allow("procedure.start")]) -> StartOut:
-    """Start a procedure for a case; its first step opens within seconds."""
+    """Start a procedure for a case; its first step opens within seconds.
+
+    The code is read case-insensitively; an unknown one is a 404 naming the known codes.
+    `params` are checked against the procedure's declared parameters (422, field by field).
+    A procedure already running on the case is a 409, unless `again` is true and `reason`
+    says why a second run is wanted (kept in the audit trail)."""
     from app.dispatch import dispatch
     from flows.catalog import procedure
 
-    try:
-        procedure(body.code)
-    except KeyError as exc:
-        raise NotFound(str(exc.args[0])) from None
+    procedure(body.code)  # UnknownProcedure (404) before the case is looked up
     with db() as session:
         case = services.get_case(session=session, case_ref=case_ref)
         run = services.start_procedure(session=session, case_id=int(case.id or 0),
                                        code=body.code, actor=who.actor, now=clock.now(),
-                                       params=body.params)
+                                       params=body.params, again=body.again,
+                                       reason=body.reason)
         run_id, case_no, code = int(run.id or 0), case.case_no, run.code
     report = dispatch(keys=[start_message_key(run_id)])
     with db() as session:
@@ -52,11 +55,15 @@ def start(case_ref: CaseRef, body: StartIn,
 
 
 @router.get("/cases/{case_ref}/procedures", response_model=list[RunOut])
-def runs(case_ref: CaseRef, who: Annotated[Principal, allow("procedure.runs")]) -> list[RunOut]:
-    """The case's procedure runs, oldest first."""
+def runs(case_ref: CaseRef, who: Annotated[Principal, allow("procedure.runs")],
+         lang: DisplayLang) -> list[RunOut]:
+    """The case's procedure runs, oldest first, with their names (`?lang=`)."""
+    w = Vocabulary(lang)
     with db() as session:
         case, rows = services.list_runs(session=session, case_ref=case_ref)
         return [RunOut(procedure_run=int(r.id or 0), code=r.code, case=case.case_no,
                        status=r.status, outcome=r.outcome, flow_run_id=r.flow_run_id,
                        parent_run_id=r.parent_run_id, started_at=r.started_at,
-                       ended_at=r.ended_at) for r in rows]
+                       ended_at=r.ended_at, procedure_name=w.run(r.code, r.params),
+                       status_name=w.status("run", r.status),
+                       outcome_name=w.outcome(r.code, r.outcome)) for r in rows]
