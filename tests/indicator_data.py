@@ -42,7 +42,9 @@ def build(district: str) -> dict[str, Any]:
             names.extend([child.name, child.id_number or "", child.address or ""])
             s.add(child)
             s.flush()
-            c = Case(case_no=f"S{tag}{key}", child_id=child.id, district=where,
+            # Numbered as the system numbers cases, unique across test runs and stores.
+            c = Case(case_no=f"C2025-{uuid.uuid4().int % 10**12:012d}", child_id=child.id,
+                     district=where,
                      opened_at=opened, closed_at=closed,
                      status="closed" if closed else "open")
             s.add(c)

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from app.validation import refusal
 from flows.catalog import BEGIN, Edge, ParamSpec, ProcedureSpec, StepSpec
 from flows.forms import AgencyCode, Amount, Decision, Notes
 from flows.words import Words
@@ -149,7 +150,9 @@ class ApprovalDecision(Decision):
     @model_validator(mode="after")
     def _approved_with_an_amount(self) -> ApprovalDecision:
         if self.outcome == "approved" and not self.amount_approved:
-            raise ValueError("an approval needs amount_approved greater than 0")
+            raise refusal("approval_without_amount",
+                          "an approval needs amount_approved greater than 0",
+                          "批准时须填写大于 0 的“核准金额（元）”。")
         return self
 
 

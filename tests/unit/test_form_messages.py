@@ -66,3 +66,14 @@ def test_each_error_type_is_a_chinese_sentence(kind: str) -> None:
     text = message_zh(kind, "办理日期", ctx)
     assert text.startswith("“办理日期”") and text.endswith("。"), text
     assert not LATIN.search(text) and "^" not in text, text
+
+
+def test_an_approval_without_an_amount_is_refused_in_chinese() -> None:
+    from flows.catalog import step_spec
+
+    spec = step_spec("m2.approval")
+    with pytest.raises(ValidationFailed) as refused:
+        check(spec.form, {"outcome": "approved"})
+    [error] = refused.value.errors
+    assert error.code == "form.approval_without_amount"
+    assert "核准金额" in error.message_zh
