@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 PG_ADMIN = os.environ.get("PROTECT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
@@ -28,3 +32,29 @@ def drop_database(url: str) -> None:
     with engine.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     engine.dispose()
+
+
+@contextmanager
+def own_store(kind: str, tmp_path: Path, prefix: str, monkeypatch: Any) -> Iterator[str]:
+    """A fresh, migrated case store seeded with the agencies, made the configured one
+    (PROTECT_DATABASE_URL) for the test: SQLite under tmp_path, or a PostgreSQL database of
+    its own, dropped after."""
+    from app.agencies import seed_agencies
+    from app.settings import get_settings
+    from app.store import db
+    from models.db import engine_for, migrate
+
+    url = (f"sqlite:///{tmp_path / 'store.db'}" if kind == "sqlite"
+           else fresh_database(prefix))
+    monkeypatch.setenv("PROTECT_DATABASE_URL", url)
+    get_settings.cache_clear()
+    migrate(url)
+    with db() as session:
+        seed_agencies(session=session)
+    try:
+        yield url
+    finally:
+        engine_for(url).dispose()
+        get_settings.cache_clear()
+        if kind == "postgres":
+            drop_database(url)

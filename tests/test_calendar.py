@@ -38,8 +38,7 @@ from app.rules.workdays import (
 )
 from app.settings import SHIPPED_CALENDAR, get_settings
 from app.store import db
-from models.db import engine_for, migrate
-from tests.pg import drop_database, fresh_database
+from tests.pg import own_store
 
 FIXTURE = Path(__file__).parent / "data" / "calendar-2027.toml"  # a MADE-UP 2027
 
@@ -307,22 +306,8 @@ def test_start_up_says_once_that_the_next_90_days_lack_official_data_and_command
 def fresh_store(request: pytest.FixtureRequest, tmp_path: Path,
                 monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """An empty, migrated case store of each kind, made the configured one."""
-    from app.agencies import seed_agencies
-
-    url = (f"sqlite:///{tmp_path / 'store.db'}" if request.param == "sqlite"
-           else fresh_database("protect_calendar"))
-    monkeypatch.setenv("PROTECT_DATABASE_URL", url)
-    get_settings.cache_clear()
-    migrate(url)
-    with db() as session:
-        seed_agencies(session=session)
-    try:
+    with own_store(request.param, tmp_path, "protect_calendar", monkeypatch) as url:
         yield url
-    finally:
-        engine_for(url).dispose()
-        get_settings.cache_clear()
-        if request.param == "postgres":
-            drop_database(url)
 
 
 def test_the_sweep_report_and_its_summary_say_when_the_next_90_days_lack_official_data(

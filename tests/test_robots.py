@@ -35,7 +35,6 @@ from app.settings import get_settings
 from app.store import db
 from app.vocabulary import agency_name, procedure_name, step_name
 from models import Agency, AgencyRobot, HumanTask, OutboxMessage, ProcedureRun
-from models.db import engine_for, migrate
 from tests.conftest import TEST_DATABASE
 from tests.helpers import intake_form, protect
 from tests.test_outbox import Receiver
@@ -53,25 +52,11 @@ PUBLIC = "https://protect.example.gov.cn"
 
 @pytest.fixture
 def own_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    from app.agencies import seed_agencies
-    from tests.pg import drop_database, fresh_database
+    from tests.pg import own_store as fresh
 
-    url = (fresh_database("protect_robots") if TEST_DATABASE == "postgres"
-           else f"sqlite:///{tmp_path / 'store.db'}")
-    monkeypatch.setenv("PROTECT_DATABASE_URL", url)
     monkeypatch.setenv("PROTECT_PUBLIC_URL", PUBLIC + "/")
-    get_settings.cache_clear()
-    migrate(url)
-    with db() as session:
-        seed_agencies(session=session)
-    try:
+    with fresh(TEST_DATABASE, tmp_path, "protect_robots", monkeypatch) as url:
         yield url
-    finally:
-        engine_for(url).dispose()
-        monkeypatch.undo()
-        get_settings.cache_clear()
-        if TEST_DATABASE == "postgres":
-            drop_database(url)
 
 
 # --- the robots -------------------------------------------------------------------------------

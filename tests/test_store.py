@@ -13,32 +13,19 @@ from sqlmodel import func, select
 from app import clock, engine, services
 from app.agencies import seed_agencies
 from app.errors import Conflict, Forbidden
-from app.settings import get_settings
 from app.store import db
 from app.sweep import sweep
 from models import Agency, AuditEvent, HumanTask, OutboxMessage, Timer
-from models.db import engine_for, migrate
+from models.db import engine_for
 from tests.helpers import intake_form
-from tests.pg import drop_database, fresh_database
+from tests.pg import own_store
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def any_store(request, tmp_path, monkeypatch) -> Iterator[str]:
     """A fresh, migrated, seeded case store of each kind, made the configured one."""
-    url = (f"sqlite:///{tmp_path / 'store.db'}" if request.param == "sqlite"
-           else fresh_database("protect_store"))
-    monkeypatch.setenv("PROTECT_DATABASE_URL", url)
-    get_settings.cache_clear()
-    migrate(url)
-    with db() as session:
-        seed_agencies(session=session)
-    try:
+    with own_store(request.param, tmp_path, "protect_store", monkeypatch) as url:
         yield url
-    finally:
-        engine_for(url).dispose()
-        get_settings.cache_clear()
-        if request.param == "postgres":
-            drop_database(url)
 
 
 def _case_and_run() -> tuple[int, int]:
