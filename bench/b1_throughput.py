@@ -180,9 +180,10 @@ def _agency_pool(run_ids: set[int], stop: threading.Event, workers: int = 3) -> 
 
     from sqlmodel import col, select
 
-    from app import clock, services
-    from app.errors import Conflict
-    from app.store import db
+    from app.adapters.store import db
+    from app.domain import clock
+    from app.domain.errors import Conflict
+    from app.services import cases as services
     from models import HumanTask
 
     forms = _forms(clock.now().date().isoformat())
@@ -238,7 +239,7 @@ def run_ours(cases: int, budget_s: float, pids: dict[str, int], waiting: int = 0
     agencies work the first `cases` for up to `budget_s` seconds."""
     from sqlmodel import col, select
 
-    from app.store import db
+    from app.adapters.store import db
     from models import HumanTask, ProcedureRun
 
     case_ids = _open_cases(cases + waiting)
@@ -290,9 +291,10 @@ def run_ours(cases: int, budget_s: float, pids: dict[str, int], waiting: int = 0
 
 def _open_cases(n: int) -> list[int]:
     """Open `n` cases through the service layer, as the intake desk does."""
-    from app import clock, services
-    from app.errors import Conflict
-    from app.store import db
+    from app.adapters.store import db
+    from app.domain import clock
+    from app.domain.errors import Conflict
+    from app.services import cases as services
     from tests.helpers import intake_form
 
     case_ids: list[int] = []
@@ -312,8 +314,9 @@ def _start_all(case_ids: list[int]) -> list[int]:
     The service commits the run and its outbox row; the serving process's dispatcher delivers
     the start to Prefect, as for a start through the API.
     """
-    from app import clock, services
-    from app.store import db
+    from app.adapters.store import db
+    from app.domain import clock
+    from app.services import cases as services
 
     run_ids: list[int] = []
     for case_id in case_ids:
@@ -328,7 +331,7 @@ def _wait_first_tasks(run_ids: set[int], t0: float, timeout_s: float) -> float:
     """Seconds from t0 until every run has opened its first task (a start counts then)."""
     from sqlmodel import col, func, select
 
-    from app.store import db
+    from app.adapters.store import db
     from models import HumanTask
 
     deadline = time.monotonic() + timeout_s
@@ -357,7 +360,7 @@ def _wait_suspended(run_ids: set[int], timeout_s: float) -> int:
     from prefect.client.orchestration import get_client
     from sqlmodel import col, select
 
-    from app.store import db
+    from app.adapters.store import db
     from models import ProcedureRun
 
     with db() as session:
@@ -403,7 +406,7 @@ def run_bare(mode: str, cases: int, budget_s: float, home: Path, server_pid: int
     )
     from prefect.client.schemas.objects import StateType
 
-    from app.dispatch import resume_suspended
+    from app.adapters.prefect import resume_suspended
 
     env = dict(os.environ)
     if mode == "stock":
@@ -455,7 +458,7 @@ def run_bare(mode: str, cases: int, budget_s: float, home: Path, server_pid: int
                             answer = client.resume_flow_run(fr.id, run_input={"ok": True})
                             if answer.status.value != "ACCEPT":
                                 continue  # refused: not a cycle
-                        else:  # our dispatcher's resume (app/dispatch.py)
+                        else:  # our dispatcher's resume (app/adapters/dispatch.py)
                             resume_suspended(client, fr, {"ok": True})
                     except Exception:  # noqa: BLE001 - raced with its own state change
                         continue
@@ -486,7 +489,7 @@ def _create_bare_run(deployment_id: Any) -> Any:
     """
     import httpx
 
-    from app.dispatch import BUSY_RETRY_S, BUSY_STATUS, client_retries, prefect_client
+    from app.adapters.prefect import BUSY_RETRY_S, BUSY_STATUS, client_retries, prefect_client
 
     while True:
         try:
@@ -506,12 +509,11 @@ def _local_system(kind: str, home: Path) -> tuple[Any, Any]:
     """The local system of a variant, started: a migrated, seeded case store, Prefect's server
     and `protect serve`."""
     _setup_env(kind, home)
-    from app.settings import configure_prefect_env, get_settings
+    from app.config.settings import configure_prefect_env, get_settings
 
     configure_prefect_env()
-    from app.agencies import seed_agencies
-    from app.local import PrefectServer, Runner
-    from app.store import db
+    from app.adapters.store import db, seed_agencies
+    from app.runtime.local import PrefectServer, Runner
     from models.db import migrate
 
     migrate(get_settings().database_url)
@@ -583,7 +585,7 @@ def _drop_databases(kind: str) -> None:
         return
     from sqlalchemy.engine import make_url
 
-    from app.settings import get_settings
+    from app.config.settings import get_settings
     from models.db import engine_for
     from tests.pg import drop_database
 

@@ -44,7 +44,7 @@ def configure(prefix: str) -> Path:
         del os.environ[name]
     os.environ["PROTECT_HOME"] = str(home)
     os.environ["PROTECT_PREFECT_PORT"] = str(free_port())  # beside a running `make run`
-    from app.settings import configure_prefect_env, get_settings
+    from app.config.settings import configure_prefect_env, get_settings
 
     get_settings.cache_clear()
     configure_prefect_env()
@@ -63,7 +63,7 @@ def scratch_home(prefix: str) -> Iterator[Path]:
     finally:
         from prefect.events.worker import EventsWorker
 
-        from app.settings import get_settings
+        from app.config.settings import get_settings
 
         EventsWorker.set_client_override(None)
         os.environ.clear()
@@ -74,8 +74,8 @@ def scratch_home(prefix: str) -> Iterator[Path]:
 
 
 def use_store(url: str) -> None:
-    """Make `url` the configured case store (app.store.db() reads it through get_settings)."""
-    from app.settings import get_settings
+    """Make `url` the configured case store (`db()` reads it through get_settings)."""
+    from app.config.settings import get_settings
 
     os.environ["PROTECT_DATABASE_URL"] = url
     get_settings.cache_clear()
@@ -86,7 +86,7 @@ def prefect_server(home: Path) -> Iterator[None]:
     """Prefect's server, as the sweep has it in production: its first step reads Prefect's
     crashed and stuck runs (`recover_crashed_runs`). Without a server that read fails after
     the client's retry, and every sweep would carry that wait (about 1.5 s)."""
-    from app.local import PrefectServer
+    from app.runtime.local import PrefectServer
 
     server = PrefectServer(home / "log" / "server.log")
     server.start()
@@ -120,11 +120,11 @@ class Store:
 
 def make_store(url: str) -> Store:
     """Migrate and seed `url`, open one case with one run: every bulk row points at them."""
-    from app import clock, services
-    from app.agencies import seed_agencies
-    from app.engine import agency_nodes
-    from app.rules.ladder import ladder_for
-    from app.store import db
+    from app.adapters.store import db, seed_agencies
+    from app.domain import clock
+    from app.domain.ladder import ladder_for
+    from app.services import cases as services
+    from app.services.engine import agency_nodes
     from tests.helpers import intake_form
 
     use_store(url)
@@ -209,7 +209,7 @@ def add_tasks(store: Store, start: int, count: int, rng: random.Random, *,
 
 def add_due_work(store: Store) -> None:
     """The work one sweep has to do: 1,000 overdue tasks, 100 due timers (and 100 not yet)."""
-    from app.store import db
+    from app.adapters.store import db
 
     bulk_insert(store.url, HumanTask.__table__, (
         task_row(store, f"overdue-{i}", OVERDUE_OWNER, AS_OF - timedelta(hours=1))
@@ -268,7 +268,7 @@ class Figures:
 def measure(store: Store, backend: str, open_tasks: int, *, runs: int,
             idle_runs: int) -> Figures:
     """Median sweep that handles everything due, then median sweep with nothing left due."""
-    from app.sweep import sweep
+    from app.runtime.sweep import sweep
 
     busy: list[float] = []
     for i in range(runs + 1):
@@ -372,7 +372,8 @@ def write_doc(figures: list[Figures], *, line: str, quick: bool, runs: int, idle
     first, last = sq[0], sq[-1]
     pg = [f for f in figures if f.backend == "PostgreSQL"]
     paragraphs = [
-        f"One sweep (`app.sweep.sweep(now=..., deliver=False)`) against a case store holding N "
+        f"One sweep (`app.runtime.sweep.sweep(now=..., deliver=False)`) against a case store "
+        f"holding N "
         f"open tasks, of which {OVERDUE:,} are overdue (rung 0 of a five-rung ladder, so each "
         f"climbs one rung), plus {TIMERS_DUE} timers due and {TIMERS_DUE} pending in the "
         f"future. The other open tasks are due from 1 hour to 60 days ahead, spread over the 51 "
@@ -406,7 +407,7 @@ def write_doc(figures: list[Figures], *, line: str, quick: bool, runs: int, idle
         "transaction per item, and in it about a dozen ORM round trips: load the task, its "
         "case and its run one by one, an ORM UPDATE for the compare-and-set, a look-up and a "
         "flush for the outbox message, the audit event, the commit. Measured with this "
-        "benchmark against that version (`app/sweep.py` at 7957111): 3.41 s at 10,000 open "
+        "benchmark against that version (`app/runtime/sweep.py` at 7957111): 3.41 s at 10,000 open "
         "and 3.00 s at 100,000 (median of 5), so already flat in the open tasks but about "
         "3 ms per due item, over the target. Now the due tasks are read in one query with what "
         "the escalation needs (and their runs and case numbers in one more), and handled in "

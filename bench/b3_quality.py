@@ -38,7 +38,7 @@ RUNS = 3  # batch runs; the figure is their median
 
 def make_id(region: str, birth: date, sequence: int, male: bool) -> str:
     """A valid resident identity number: region, birth date, sequence (odd = male), check."""
-    from app.rules.idcard import check_digit
+    from app.domain.idcard import check_digit
 
     sequence = sequence * 2 + (1 if male else 0)
     first17 = f"{region}{birth:%Y%m%d}{sequence % 1000:03d}"
@@ -73,7 +73,7 @@ def screening_batch(rows: int, *, seed: int = 3, broken: float = 0.05) -> list[d
 
 
 def _with_check(first17: str) -> str:
-    from app.rules.idcard import check_digit
+    from app.domain.idcard import check_digit
 
     return first17 + check_digit(first17)
 

@@ -54,8 +54,8 @@ def timed_calls(call: Callable[[], int], n: int) -> tuple[int, list[float]]:
 
 
 def inbox(agency: str, limit: int | None = None) -> Callable[[], int]:
-    from app import services
-    from app.store import db
+    from app.adapters.store import db
+    from app.services import cases as services
 
     def call() -> int:
         with db() as session:
@@ -66,8 +66,8 @@ def inbox(agency: str, limit: int | None = None) -> Callable[[], int]:
 
 def check_order(agency: str) -> None:
     """The first page is the start of the whole inbox, and the overdue tasks lead it."""
-    from app import services
-    from app.store import db
+    from app.adapters.store import db
+    from app.services import cases as services
 
     with db() as session:
         full = services.list_tasks(session=session, now=AS_OF, agency=agency)

@@ -2,7 +2,7 @@
 
     python -m bench.cluster_load [--cases 1000] [--minutes 5] [--agencies 4]
 
-Brings up the whole cluster (app/cluster.py) on the machine's PostgreSQL and Redis with
+Brings up the whole cluster (app/runtime/cluster.py) on the machine's PostgreSQL and Redis with
 databases and a Redis database number of its own (dropped at the end), opens the cases and
 starts R2 for each, then agencies complete whatever R2 step is open (outreach, intake,
 identity) for the given minutes. Latency is from a completion's commit to the next task of
@@ -40,7 +40,7 @@ def main() -> None:  # noqa: C901 - one scenario, read top to bottom
 
     import tempfile
 
-    from app.cluster import Cluster, Topology
+    from app.runtime.cluster import Cluster, Topology
 
     tag = uuid.uuid4().hex[:8]
     topology = Topology(home=Path(tempfile.mkdtemp(prefix="protect-b5-")),
@@ -119,7 +119,7 @@ def _cpu_s(pid: int) -> float:
 
 def _cpu_by_part(cluster: object) -> dict[str, float]:
     """CPU seconds so far of each part of the cluster (its processes below it included)."""
-    from app.cluster import descendants
+    from app.runtime.cluster import descendants
 
     parts: dict[str, float] = {}
     for name, proc in cluster.procs.items():  # type: ignore[attr-defined]
@@ -133,9 +133,10 @@ def _cpu_by_part(cluster: object) -> dict[str, float]:
 def _load(args: argparse.Namespace, cpu: Any) -> dict[str, Any]:
     from sqlmodel import select
 
-    from app import clock, services
-    from app.errors import Conflict, ProtectError
-    from app.store import db
+    from app.adapters.store import db
+    from app.domain import clock
+    from app.domain.errors import Conflict, ProtectError
+    from app.services import cases as services
     from models import HumanTask, OutboxMessage, ProcedureRun  # noqa: F401
     from tests.helpers import intake_form
 

@@ -33,17 +33,17 @@ def main() -> None:
     from bench.common import free_port
 
     os.environ.update({"PROTECT_HOME": str(home), "PROTECT_PREFECT_PORT": str(free_port())})
-    from app.settings import configure_prefect_env, get_settings
+    from app.config.settings import configure_prefect_env, get_settings
 
     configure_prefect_env()
     from sqlmodel import select
 
-    from app import clock, services
-    from app.agencies import seed_agencies
-    from app.dispatch import dispatch
-    from app.local import PrefectServer, Runner
-    from app.outbox import resume_message_key, start_message_key
-    from app.store import db
+    from app.adapters.dispatch import dispatch
+    from app.adapters.outbox import resume_message_key, start_message_key
+    from app.adapters.store import db, seed_agencies
+    from app.domain import clock
+    from app.runtime.local import PrefectServer, Runner
+    from app.services import cases as services
     from models import HumanTask
     from models.db import migrate
     from tests.helpers import intake_form

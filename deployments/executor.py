@@ -221,7 +221,7 @@ class Executor:
         flow opening it and the flow suspending; such a resume waits ("not yet") and is retried
         here within a second instead of a minute later by the scheduled sweep.
         """
-        from app.dispatch import Dispatcher
+        from app.runtime.dispatcher import Dispatcher
 
         dispatcher = Dispatcher(workers=self.dispatch_workers, kinds=("resume", "start"))
         try:
@@ -311,7 +311,7 @@ def drop_suspension_observer() -> None:
 
 def serve_in_process(deployments: list[tuple[Any, Any]]) -> None:
     """Block, executing every scheduled or resumed run of `deployments` in this process."""
-    from app.settings import get_settings
+    from app.config.settings import get_settings
 
     s = get_settings()
     executor = Executor(deployments, listening_poll_s=s.executor_poll_s,

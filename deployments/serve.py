@@ -17,7 +17,7 @@ def flows_by_code() -> dict[str, Any]:
     """
     import importlib
 
-    from flows.catalog import all_procedures
+    from app.config.procedures import all_procedures
 
     flows = {}
     for code, spec in all_procedures().items():
@@ -32,7 +32,7 @@ def build_deployments(*, sweep_interval_s: int | None = SWEEP_INTERVAL_S
     """Every deployment with the flow it runs: the procedures, the sweep, the monthly report."""
     from prefect.schedules import Cron
 
-    from flows.catalog import all_procedures
+    from app.config.procedures import all_procedures
     from flows.platform.report import monthly_report_flow
     from flows.platform.sweep import sweep_flow
 

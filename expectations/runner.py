@@ -9,7 +9,7 @@ How records are checked (validate_record for one, validate_records for a batch; 
    string as is; another type becomes a value outside every set. Keys the suite does not declare
    are dropped. Columns are built field by field over all the records at once.
 2. The suite's derive function adds cross-field columns from those typed values with pure
-   functions (app.rules.idcard), e.g. id_number_check_ok, age_at_intake, years_in_care. A derived
+   functions (app.domain.idcard), e.g. id_number_check_ok, age_at_intake, years_in_care. A derived
    column is null when its inputs are unusable, so one bad input is reported once, at its source.
 3. Great Expectations validates the DataFrame (one row per record) in one pass over the suite.
    Each failed expectation becomes a FieldError built from that expectation's meta; at most one
@@ -61,8 +61,8 @@ from typing import Any
 
 import pydantic
 
-from app.rules.idcard import age_on, birth_date_from_id, check_digit
-from app.rules.screening import category_codes, risk_codes
+from app.domain.idcard import age_on, birth_date_from_id, check_digit
+from app.domain.screening import category_codes, risk_codes
 
 __all__ = ["FieldError", "suite_names", "validate_record", "validate_records"]
 

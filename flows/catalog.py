@@ -4,7 +4,7 @@ step graph. No Prefect here.
 The service layer reads this to validate a completed form; the flows read it to open their
 steps; the docs and `protect procedures` read it to draw the procedure. The deadlines, waits
 and ladders written here are the defaults: `all_procedures()` applies the operator's
-settings file on top (app/procedure_settings.py).
+settings file on top (app/config/procedures.py).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
-from app.errors import UnknownProcedure
 from flows.words import Words
 
 BEGIN = "begin"  # the node every procedure's graph starts from
@@ -27,7 +26,7 @@ class StepSpec:
 
     name: str  # "r2.outreach": unique across procedures
     title: str
-    deadline: str  # "24h", "5wd", "60d" (see app.rules.workdays.parse_duration)
+    deadline: str  # "24h", "5wd", "60d" (see app.domain.workdays.parse_duration)
     decision: type[BaseModel]  # what the flow gets back: enums, codes, dates, amounts only
     form: type[BaseModel]  # what the agency fills in: the decision plus the record
     owner: str | None = None  # None: the flow names the owner when it opens the step
@@ -94,7 +93,7 @@ class ParamSpec:
     """A parameter a person may give when starting a procedure by hand (`--param name=value`).
 
     Codes and dates only: parameters go to Prefect. The flow reads it from `p.params`; the
-    service layer checks a start by hand against these (app/services.py:check_start_params).
+    service layer checks a start by hand against these (app/services/cases.py:check_start_params).
     """
 
     name: str
@@ -200,27 +199,3 @@ def base_procedures() -> dict[str, ProcedureSpec]:
         found += sorted((v for v in vars(module).values() if isinstance(v, ProcedureSpec)),
                         key=lambda spec: (len(spec.code), spec.code))
     return {spec.code: spec for spec in found}
-
-
-def all_procedures() -> dict[str, ProcedureSpec]:
-    """Every procedure by code, with the operator's settings applied (read once per process)."""
-    from app.procedure_settings import effective_procedures
-
-    return dict(effective_procedures())
-
-
-def procedure(code: str) -> ProcedureSpec:
-    """The procedure of a code, read case-insensitively ("r2" is R2).
-
-    Raises:
-        UnknownProcedure: (a NotFound) naming the known codes.
-    """
-    procs = all_procedures()
-    if code.upper() not in procs:
-        raise UnknownProcedure(f"unknown procedure {code!r}; known: {', '.join(sorted(procs))}")
-    return procs[code.upper()]
-
-
-def step_spec(name: str) -> StepSpec:
-    code = name.split(".", 1)[0]
-    return procedure(code).step(name)

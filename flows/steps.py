@@ -31,8 +31,8 @@ from prefect.context import FlowRunContext
 from prefect.flow_runs import asuspend_flow_run
 from pydantic import BaseModel
 
-from app import engine
-from app.services import pause_key
+from app.services import engine
+from app.services.cases import pause_key
 from flows.catalog import ProcedureSpec
 
 # Same inputs in the same flow run → the stored result; a new run computes afresh.
@@ -252,7 +252,7 @@ def on_failure(flow: Any, flow_run: Any, state: Any) -> None:
     """Record in the case store that the procedure failed (the flow run holds the why).
 
     A crash is the machine's, not the procedure's (a killed worker, a lost process): the run
-    stays active and the sweep reschedules it (app/sweep.py:recover_crashed_runs).
+    stays active and the sweep reschedules it (app/runtime/sweep.py:recover_crashed_runs).
     """
     if state is not None and state.is_crashed():
         return

@@ -5,7 +5,7 @@ flows and the logs; a person reads words. Each word is written once, next to wha
 a step's title in its StepSpec, a procedure's name and outcomes in its ProcedureSpec, the
 fields and options of an area's forms in `FIELDS` and `OPTIONS` of that area's `spec.py`, and
 the fields and options that several areas share here, in `COMMON_FIELDS` and
-`COMMON_OPTIONS`. `app/vocabulary.py` looks them up; a test checks that every field and
+`COMMON_OPTIONS`. `app/config/vocabulary.py` looks them up; a test checks that every field and
 option of every form has its words, and that no word is written twice.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from app.agencies import DISTRICTS
+from app.domain.agencies import DISTRICTS
 
 
 class Words(NamedTuple):

@@ -37,7 +37,7 @@ class Agency(SQLModel, table=True):
 
 class AgencyRobot(SQLModel, table=True):
     """An agency's group robot (WeCom 企业微信 or DingTalk 钉钉 群机器人): where its task-opened
-    and task-escalated messages also go, in Chinese (app/robots.py).
+    and task-escalated messages also go, in Chinese (app/adapters/robots.py).
 
     A table of its own, not columns of Agency: the URL holds the robot's key and the secret
     signs for it, and neither belongs in what reads or lists agencies.
@@ -51,7 +51,7 @@ class AgencyRobot(SQLModel, table=True):
 
 
 class User(SQLModel, table=True):
-    """A person who works in the system, always for one agency (roles: app/access.py)."""
+    """A person who works in the system, always for one agency (roles: app/domain/access.py)."""
 
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(unique=True, max_length=64)
@@ -264,7 +264,7 @@ class OutboxMessage(SQLModel, table=True):
 
 class SealedRecord(SQLModel, table=True):
     """A minor's sealed criminal record (J3): only judicial roles may read it, and every read,
-    allowed or refused, is in the audit trail (app/services.py:read_sealed_record)."""
+    allowed or refused, is in the audit trail (app/services/cases.py:read_sealed_record)."""
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="case.id", index=True)

@@ -56,7 +56,7 @@ if TEST_DATABASE == "postgres":
     os.environ["PROTECT_DATABASE_URL"] = fresh_database("protect_flows")
     atexit.register(drop_database, os.environ["PROTECT_DATABASE_URL"])
 
-from app.settings import configure_prefect_env, get_settings  # noqa: E402
+from app.config.settings import configure_prefect_env, get_settings  # noqa: E402
 
 configure_prefect_env()
 
@@ -76,8 +76,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def store() -> str:
     """The configured case store, migrated and seeded."""
-    from app.agencies import seed_agencies
-    from app.store import db
+    from app.adapters.store import db, seed_agencies
     from models.db import migrate
 
     url = get_settings().database_url
@@ -97,7 +96,7 @@ class System:
 @pytest.fixture(scope="session")
 def system(store: str) -> Iterator[System]:
     """A real Prefect server and a real runner serving every deployment."""
-    from app.local import PrefectServer, Runner
+    from app.runtime.local import PrefectServer, Runner
 
     server, runner = PrefectServer(LOGS / "prefect-server.log"), Runner(LOGS / "serve.log")
     server.start()

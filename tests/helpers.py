@@ -10,11 +10,12 @@ import time
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from app import clock, services
-from app.dispatch import dispatch
-from app.outbox import start_message_key
-from app.rules.idcard import check_digit
-from app.store import db
+from app.adapters.dispatch import dispatch
+from app.adapters.outbox import start_message_key
+from app.adapters.store import db
+from app.domain import clock
+from app.domain.idcard import check_digit
+from app.services import cases as services
 from models import HumanTask, ProcedureRun
 
 # Every piece of personal data a test writes, so that the last test can look for it in Prefect.
@@ -83,7 +84,7 @@ def token_headers(agency: str, *roles: str) -> dict[str, str]:
     """A new user of `agency` with `roles`, and the API headers of a fresh token of theirs."""
     import secrets
 
-    from app import auth
+    from app.services import users as auth
 
     name = f"{roles[0]}-{secrets.token_hex(4)}"
     with db() as session:

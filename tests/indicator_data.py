@@ -6,8 +6,8 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from app.rules.workdays import TZ
-from app.store import db
+from app.adapters.store import db
+from app.domain.workdays import TZ
 from models import Agency, AuditEvent, Case, Child, HumanTask, ProcedureRun, ScreeningBatch
 from tests.helpers import PERSONAL, id_number
 

@@ -39,9 +39,8 @@ def own_store(kind: str, tmp_path: Path, prefix: str, monkeypatch: Any) -> Itera
     """A fresh, migrated case store seeded with the agencies, made the configured one
     (PROTECT_DATABASE_URL) for the test: SQLite under tmp_path, or a PostgreSQL database of
     its own, dropped after."""
-    from app.agencies import seed_agencies
-    from app.settings import get_settings
-    from app.store import db
+    from app.adapters.store import db, seed_agencies
+    from app.config.settings import get_settings
     from models.db import engine_for, migrate
 
     url = (f"sqlite:///{tmp_path / 'store.db'}" if kind == "sqlite"

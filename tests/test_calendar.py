@@ -20,15 +20,18 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from app import auth, calendar_settings, clock
-from app.calendar_settings import CalendarSettingsError, load
-from app.rules.calendar_data import (
+from app.adapters.store import db
+from app.config import calendar as calendar_settings
+from app.config.calendar import CalendarSettingsError, load
+from app.config.settings import SHIPPED_CALENDAR, get_settings
+from app.domain import clock
+from app.domain.calendar_data import (
     OfficialCalendar,
     library_holidays,
     package_knows,
     parse_calendar,
 )
-from app.rules.workdays import (
+from app.domain.workdays import (
     TZ,
     add_working_days,
     due_after,
@@ -36,8 +39,7 @@ from app.rules.workdays import (
     is_working_day,
     uncovered_years,
 )
-from app.settings import SHIPPED_CALENDAR, get_settings
-from app.store import db
+from app.services import users as auth
 from tests.pg import own_store
 
 FIXTURE = Path(__file__).parent / "data" / "calendar-2027.toml"  # a MADE-UP 2027
@@ -79,7 +81,7 @@ def configured(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Use]
 
 
 def _cli(*args: str) -> Any:
-    from app.cli import cli
+    from app.entrypoints.cli import cli
 
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
@@ -159,10 +161,10 @@ def test_the_librarys_holidays_leave_out_days_off_it_cannot_pair_with_a_working_
 
 
 def test_task_rows_mark_a_deadline_in_a_year_without_data_provisional() -> None:
-    from app.api.routers.tasks import _row
-    from app.api.schemas import TaskRow
-    from app.cli import _task_row as cli_row
-    from app.web.pages import _task_row as page_row
+    from app.entrypoints.api.routers.tasks import _row
+    from app.entrypoints.api.schemas import TaskRow
+    from app.entrypoints.cli import _task_row as cli_row
+    from app.entrypoints.web.pages import _task_row as page_row
 
     def task(due: datetime) -> Any:
         return SimpleNamespace(id=1, step="j2.registration", title="t", owner="psb",
@@ -283,7 +285,7 @@ def _records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
 def test_start_up_says_once_that_the_next_90_days_lack_official_data_and_commands_never(
         store: str, configured: Use, monkeypatch: pytest.MonkeyPatch,
         caplog: pytest.LogCaptureFixture) -> None:
-    from app.cli import _ready
+    from app.entrypoints.cli import _ready
 
     caplog.set_level(logging.INFO, logger="protect.calendar")
     monkeypatch.setattr(clock, "now", lambda: BEFORE_2027.astimezone(UTC))
@@ -313,10 +315,10 @@ def fresh_store(request: pytest.FixtureRequest, tmp_path: Path,
 def test_the_sweep_report_and_its_summary_say_when_the_next_90_days_lack_official_data(
         fresh_store: str, configured: Use, caplog: pytest.LogCaptureFixture,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from app.sweep import sweep
+    from app.runtime.sweep import sweep
 
     # No Prefect server here: skip asking it for crashed runs (seconds of retries per sweep).
-    monkeypatch.setattr("app.sweep.recover_crashed_runs", lambda **_: 0)
+    monkeypatch.setattr("app.runtime.sweep.recover_crashed_runs", lambda **_: 0)
     caplog.set_level(logging.INFO, logger="protect.calendar")
     warning = sweep(now=BEFORE_2027, deliver=False).calendar_warning
     assert warning and warning.startswith("no official working-day calendar for 2027 within")
@@ -356,7 +358,7 @@ def test_the_managers_dashboard_and_a_task_page_show_the_calendar_warning(
         store: str, configured: Use, monkeypatch: pytest.MonkeyPatch) -> None:
     from fastapi.testclient import TestClient
 
-    from app.api import create_app
+    from app.entrypoints.api import create_app
     from models import HumanTask
     from tests.api.conftest import add_task
     from tests.helpers import open_case

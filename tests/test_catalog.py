@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from app.rules.workdays import parse_duration
-from flows.catalog import all_procedures
+from app.config.procedures import all_procedures
+from app.domain.workdays import parse_duration
 
 STEPS = [s for p in all_procedures().values() for s in p.steps]
 

@@ -9,9 +9,10 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-from app import clock, services
-from app.cli import cli
-from app.store import db
+from app.adapters.store import db
+from app.domain import clock
+from app.entrypoints.cli import cli
+from app.services import cases as services
 from tests.api.conftest import add_task
 from tests.helpers import open_case
 

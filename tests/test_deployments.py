@@ -6,8 +6,8 @@ from pathlib import Path
 
 import yaml
 
+from app.config.procedures import all_procedures
 from deployments.serve import flows_by_code
-from flows.catalog import all_procedures
 
 ROOT = Path(__file__).parent.parent
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from app.hotline import check_report
-from app.services import check_intake
-from app.validation import check
-from flows.catalog import all_procedures, step_spec
+from app.adapters.validation import check
+from app.config.procedures import all_procedures, step_spec
+from app.services.cases import check_intake
+from app.services.hotline import check_report
 
 EXAMPLES = Path(__file__).parent.parent / "docs" / "examples"
 # Not a step's form: the intake form that opens a case, and a hotline report (docs/hotline.md).

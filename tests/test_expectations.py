@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from app.rules.idcard import check_digit
+from app.domain.idcard import check_digit
 from expectations import runner
 from expectations.runner import META_KEYS, SUITES_DIR, FieldError, suite_names, validate_record
 

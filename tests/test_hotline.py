@@ -16,14 +16,14 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
-from app import clock
-from app.errors import Conflict, ValidationFailed
-from app.hotline import deliver_feedback, receive_report
-from app.hotline_settings import HotlineSettingsError, load, parse
-from app.notify import DeliveryError, verify
-from app.rules.triage import CategoryRule, triage
-from app.settings import SHIPPED_HOTLINE
-from app.store import db
+from app.adapters.notify import DeliveryError, deliver_hotline_feedback, verify
+from app.adapters.store import db
+from app.config.hotline import HotlineSettingsError, load, parse
+from app.config.settings import SHIPPED_HOTLINE
+from app.domain import clock
+from app.domain.errors import Conflict, ValidationFailed
+from app.domain.triage import CategoryRule, triage
+from app.services.hotline import receive_report
 from models import AuditEvent, Case, Child, HotlineReport, OutboxMessage, ProcedureRun
 from tests.helpers import PERSONAL, hotline_report, protect
 
@@ -69,7 +69,7 @@ def test_triage_routes_local_owners_to_the_childs_street_or_else_its_district() 
 def test_the_shipped_rules_are_valid_and_route_every_concern_somewhere() -> None:
     rules = load(SHIPPED_HOTLINE)
     assert rules.fallback in rules.categories
-    from app.rules.triage import CONCERNS
+    from app.domain.triage import CONCERNS
 
     for concern in CONCERNS:
         assert triage([concern], rules.categories, rules.fallback,
@@ -260,7 +260,7 @@ def test_a_second_report_about_a_known_child_reuses_the_case_and_its_running_pro
 def test_a_case_opened_by_a_report_keeps_the_triages_child_categories(store) -> None:
     from datetime import timedelta
 
-    from app.indicators import Scope, cases_by_category, cases_by_district
+    from app.services.indicators import Scope, cases_by_category, cases_by_district
 
     def counts() -> tuple[dict[str, int], dict[str, int]]:
         scope = Scope.make(now=clock.now() + timedelta(minutes=10))  # every case until then
@@ -289,7 +289,7 @@ def test_a_case_opened_by_a_report_keeps_the_triages_child_categories(store) -> 
 def test_a_lower_case_x_finds_the_known_child_and_typed_text_is_cleaned(store) -> None:
     from datetime import date
 
-    from app.rules.idcard import check_digit
+    from app.domain.idcard import check_digit
 
     birth = date(2014, 9, 9)
     first17 = next(f for n in range(1000)
@@ -379,12 +379,12 @@ def platform() -> Iterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
 
 
 def test_a_feedback_is_posted_signed_with_its_idempotency_key(platform, monkeypatch) -> None:
-    from app.settings import get_settings
+    from app.config.settings import get_settings
 
     url, got = platform
     monkeypatch.setattr(get_settings(), "hotline_callback_url", url)
     payload = {"idempotency_key": "hotline:12355:R-1:psb:acknowledged", "status": "acknowledged"}
-    deliver_feedback(payload, now=clock.now())
+    deliver_hotline_feedback(payload, now=clock.now())
     [(headers, body)] = got
     assert headers["X-Protect-Message-Id"] == payload["idempotency_key"]
     assert verify(body, headers["X-Protect-Timestamp"], headers["X-Protect-Signature"],
@@ -392,4 +392,4 @@ def test_a_feedback_is_posted_signed_with_its_idempotency_key(platform, monkeypa
     assert json.loads(body) == payload
     monkeypatch.setattr(get_settings(), "hotline_callback_url", "")
     with pytest.raises(DeliveryError, match="PROTECT_HOTLINE_CALLBACK_URL"):
-        deliver_feedback(payload, now=clock.now())
+        deliver_hotline_feedback(payload, now=clock.now())

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from app.rules.idcard import age_on, birth_date_from_id, check_digit, is_valid_id_number
+from app.domain.idcard import age_on, birth_date_from_id, check_digit, is_valid_id_number
 
 PREFIX = "64010420100315123"  # Yinchuan Xingqing, born 15 March 2010, sequence 123
 

@@ -11,11 +11,10 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from app.agencies import seed_agencies
-from app.indicators import INDICATORS, Scope, compute, previous_month
-from app.report import figures, write_report
-from app.settings import get_settings
-from app.store import db
+from app.adapters.store import db, seed_agencies
+from app.config.settings import get_settings
+from app.services.indicators import INDICATORS, Scope, compute, previous_month
+from app.services.report import figures, write_report
 from models.db import engine_for, migrate
 from tests.helpers import protect
 from tests.indicator_data import MARCH, MONTH, build, figures_of, march_district_row

@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
-from app import clock, services
-from app.errors import Conflict, ValidationFailed
-from app.store import db
+from app.adapters.store import db
+from app.domain import clock
+from app.domain.errors import Conflict, ValidationFailed
+from app.services import cases as services
 from models import AuditEvent, Case, Child, Guardian
 from tests.helpers import intake_form, protect
 
@@ -123,7 +124,7 @@ def _errors(form: dict[str, Any]) -> list[Any]:
 
 
 def _id_ending_in_x(birth: date) -> str:
-    from app.rules.idcard import check_digit
+    from app.domain.idcard import check_digit
 
     first17 = next(f for n in range(1000)
                    if check_digit(f := f"640104{birth:%Y%m%d}{n:03d}") == "X")

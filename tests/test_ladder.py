@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.agencies import reference_agencies
-from app.rules.ladder import AgencyNode, ladder_for
+from app.domain.agencies import reference_agencies
+from app.domain.ladder import AgencyNode, ladder_for
 
 NODES = {a.code: AgencyNode(a.level, a.parent_code, a.bureau) for a in reference_agencies()}
 

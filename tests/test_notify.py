@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from app.notify import (
+from app.adapters.notify import (
     DeliveryError,
     backoff_seconds,
     canonical_json,

@@ -11,12 +11,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from app import clock, services
-from app.dispatch import BUSY_RETRY_S, Dispatcher, dispatch
-from app.notify import backoff_seconds, verify
-from app.outbox import enqueue
-from app.settings import get_settings
-from app.store import db
+from app.adapters.dispatch import dispatch
+from app.adapters.notify import backoff_seconds, verify
+from app.adapters.outbox import enqueue
+from app.adapters.prefect import BUSY_RETRY_S
+from app.adapters.store import db
+from app.config.settings import get_settings
+from app.domain import clock
+from app.runtime.dispatcher import Dispatcher
+from app.services import cases as services
 from models import Agency, OutboxMessage
 from tests.conftest import free_port
 
@@ -234,7 +237,8 @@ def test_a_delivery_asks_a_busy_prefect_once_more_per_client_retry(store, retrie
     one (`PREFECT_RETRIES`): the setting reaches the client that makes the requests."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from app.dispatch import Busy, deliver
+    from app.adapters.dispatch import deliver
+    from app.adapters.prefect import Busy
 
     msg_id = _resume_message(f"resume:test:retries-{retries}")
     prefect = StatusServer(503)
@@ -256,7 +260,7 @@ def test_a_delivery_asks_a_busy_prefect_once_more_per_client_retry(store, retrie
 def test_client_retries_holds_for_its_block_over_the_settings_in_force() -> None:
     from prefect.settings import PREFECT_API_URL, PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 
-    from app.dispatch import client_retries
+    from app.adapters.prefect import client_retries
 
     before, url = PREFECT_CLIENT_MAX_RETRIES.value(), PREFECT_API_URL.value()
     with client_retries(7):
@@ -277,14 +281,14 @@ def test_a_dispatcher_holds_starts_while_prefect_cannot_count_its_backlog(store,
     count is not asked again on every poll."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from app import dispatch as dispatching
+    from app.adapters import prefect as prefect_adapter
 
     monkeypatch.setattr(get_settings(), "start_backlog", 2)
     prefect = StatusServer(503)
     dispatcher = Dispatcher(workers=1)
     try:
         with temporary_settings({PREFECT_API_URL: prefect.api_url}):
-            dispatching._backlog.clear()  # no count from another test's Prefect
+            prefect_adapter._backlog.clear()  # no count from another test's Prefect
             assert dispatcher._held_kinds() == ("start",)
             asked = prefect.requests
             assert asked >= 1
@@ -293,4 +297,4 @@ def test_a_dispatcher_holds_starts_while_prefect_cannot_count_its_backlog(store,
     finally:
         dispatcher.close()
         prefect.stop()
-        dispatching._backlog.clear()
+        prefect_adapter._backlog.clear()

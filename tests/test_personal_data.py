@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from app import clock
-from app.dispatch import dispatch
-from app.hotline import receive_report
-from app.outbox import start_message_key
-from app.store import db
+from app.adapters.dispatch import dispatch
+from app.adapters.outbox import start_message_key
+from app.adapters.store import db
+from app.domain import clock
+from app.services.hotline import receive_report
 from tests.conftest import HOME, LOGS
 from tests.helpers import (
     PERSONAL,

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from app.cli import cli
-from app.procedure_docs import DOCS_COMMAND, mermaid, render_docs
-from app.procedure_settings import load
-from app.settings import SHIPPED_PROCEDURES
+from app.config.procedures import load
+from app.config.settings import SHIPPED_PROCEDURES
+from app.entrypoints.cli import cli
+from app.services.procedure_docs import DOCS_COMMAND, mermaid, render_docs
 from flows.catalog import base_procedures
 from tests.helpers import protect
 

@@ -11,18 +11,20 @@ from pathlib import Path
 
 import pytest
 
-from app import procedure_settings
-from app.procedure_settings import (
+from app.config import procedures as procedure_settings
+from app.config.procedures import (
     LadderSettings,
     ProcedureSettingsError,
     agency_nodes,
     load,
+    procedure,
     render_settings,
     step_ladder,
+    step_spec,
 )
-from app.rules.ladder import ladder_for
-from app.settings import SHIPPED_PROCEDURES, get_settings
-from flows.catalog import base_procedures, procedure, step_spec
+from app.config.settings import SHIPPED_PROCEDURES, get_settings
+from app.domain.ladder import ladder_for
+from flows.catalog import base_procedures
 
 BASE = base_procedures()
 NODES = agency_nodes()
@@ -199,9 +201,10 @@ def test_the_bureau_above_a_local_owner_is_the_steps_else_its_levels() -> None:
 
 def test_a_task_opened_by_the_engine_climbs_the_configured_ladder(tmp_path, configured,
                                                                    monkeypatch) -> None:
-    from app import clock, engine, services
-    from app.agencies import seed_agencies
-    from app.store import db
+    from app.adapters.store import db, seed_agencies
+    from app.domain import clock
+    from app.services import cases as services
+    from app.services import engine
     from models import HumanTask
     from models.db import migrate
     from tests.helpers import intake_form

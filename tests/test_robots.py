@@ -26,14 +26,17 @@ import pytest
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from app import clock, engine, robots, services
-from app.dispatch import dispatch
-from app.errors import NotFound
-from app.notify import DeliveryError
-from app.rules.workdays import TZ
-from app.settings import get_settings
-from app.store import db
-from app.vocabulary import agency_name, procedure_name, step_name
+from app.adapters import robots
+from app.adapters.dispatch import dispatch
+from app.adapters.notify import DeliveryError
+from app.adapters.store import db
+from app.config.settings import get_settings
+from app.config.vocabulary import agency_name, procedure_name, step_name
+from app.domain import clock
+from app.domain.errors import NotFound
+from app.domain.workdays import TZ
+from app.services import cases as services
+from app.services import engine
 from models import Agency, AgencyRobot, HumanTask, OutboxMessage, ProcedureRun
 from tests.conftest import TEST_DATABASE
 from tests.helpers import intake_form, protect
@@ -273,7 +276,7 @@ def test_a_new_task_reaches_the_wecom_robot_in_chinese_with_no_personal_data(
 
 def test_an_escalation_goes_signed_to_the_dingtalk_robot_of_the_new_rungs_agency(
         own_store: str, stub: RobotStub) -> None:
-    from app.sweep import escalate_tasks
+    from app.runtime.sweep import escalate_tasks
 
     _set_robot(STREET, "wecom", stub.wecom_url)
     _set_robot(DISTRICT, "dingtalk", stub.dingtalk_url, DINGTALK_SECRET)
@@ -417,7 +420,7 @@ def test_a_robot_cleared_after_its_message_was_queued_is_sent_nothing(
 
 
 def _cli(*args: str) -> Any:
-    from app.cli import cli
+    from app.entrypoints.cli import cli
 
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 

@@ -15,13 +15,13 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
-from app import clock
-from app.errors import Conflict, NotFound
-from app.risk import RiskSettingsError, assess, parse_rules
-from app.rules.idcard import age_on, check_digit
-from app.rules.screening import CATEGORIES, RISKS
-from app.screening import ScreeningFileError, confirm, import_screening, resolve_duplicate
-from app.store import db
+from app.adapters.store import db
+from app.config.risk import RiskSettingsError, assess, parse_rules
+from app.domain import clock
+from app.domain.errors import Conflict, NotFound
+from app.domain.idcard import age_on, check_digit
+from app.domain.screening import CATEGORIES, RISKS
+from app.services.screening import ScreeningFileError, confirm, import_screening, resolve_duplicate
 from models import (
     AuditEvent,
     Case,
@@ -321,7 +321,7 @@ def test_the_command_exits_2_naming_the_file_and_column_and_imports_nothing(stor
 
 def test_text_beginning_like_a_formula_is_refused_and_the_csv_rejects_file_escapes_every_formula(
         store) -> None:
-    from app.rules.text import looks_like_formula
+    from app.domain.text import looks_like_formula
 
     people = People()
     link = '=HYPERLINK("http://example.invalid/x","点我")'
@@ -421,7 +421,7 @@ def test_invisible_characters_are_stripped_and_control_characters_refused(store)
 
 
 def test_an_id_number_is_read_as_intake_keeps_it(store) -> None:
-    from app.services import open_case
+    from app.services.cases import open_case
 
     people = People()
     first17 = next(f for f in (f"{people.region}20150308{n:03d}" for n in range(1000))
@@ -447,7 +447,7 @@ def test_an_id_number_is_read_as_intake_keeps_it(store) -> None:
 
 
 def test_row_numbers_count_the_blank_lines_above_the_header() -> None:
-    from app.screening import read_sheet
+    from app.services.screening import read_sheet
 
     people = People()
     sheet = read_sheet(b"\r\n\r\n" + csv_bytes([people.row()], encoding="utf-8"), "blank.csv")
@@ -528,8 +528,8 @@ propose = ["E3"]
 def test_the_shipped_rules_and_the_screening_codes_agree_with_the_case_store() -> None:
     from typing import get_args
 
-    from app.risk import current_rules
-    from app.services import Category
+    from app.config.risk import current_rules
+    from app.domain.screening import Category
 
     assert set(CATEGORIES) == set(get_args(Category))
     rules = current_rules()

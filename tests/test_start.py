@@ -11,9 +11,10 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
-from app import clock, services
-from app.errors import Conflict, UnknownProcedure, ValidationFailed
-from app.store import db
+from app.adapters.store import db
+from app.domain import clock
+from app.domain.errors import Conflict, UnknownProcedure, ValidationFailed
+from app.services import cases as services
 from flows.catalog import base_procedures
 from models import AuditEvent, OutboxMessage, ProcedureRun
 from tests.helpers import open_case, protect
@@ -113,13 +114,14 @@ def test_protect_start_refuses_a_second_run_and_again_without_a_reason(store) ->
 def test_protect_start_again_with_a_reason_starts_a_second_run(store, monkeypatch) -> None:
     from typer.testing import CliRunner
 
-    import app.dispatch
-    from app.cli import cli
+    import app.adapters.dispatch
+    from app.entrypoints.cli import cli
 
     class Report:
         delivered = 0
 
-    monkeypatch.setattr(app.dispatch, "dispatch", lambda **kw: Report())  # Prefect not needed
+    # Prefect is not needed
+    monkeypatch.setattr(app.adapters.dispatch, "dispatch", lambda **kw: Report())
     case = open_case()
     first = _start(case, "R2")
     result = CliRunner().invoke(cli, ["start", "r2", "--case", case, "--again", "--reason",
@@ -191,8 +193,8 @@ def test_protect_start_names_the_refused_parameter_and_exits_2(store) -> None:
 
 
 def test_protect_procedures_show_lists_what_a_start_by_hand_takes() -> None:
-    from app.procedure_docs import describe, show_text
-    from flows.catalog import procedure
+    from app.config.procedures import procedure
+    from app.services.procedure_docs import describe, show_text
 
     assert describe(procedure("J2"))["params"] == [{
         "name": "placed_on", "kind": "date", "title_zh": "安置日期",

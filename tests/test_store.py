@@ -10,11 +10,12 @@ import pytest
 from sqlalchemy import inspect
 from sqlmodel import func, select
 
-from app import clock, engine, services
-from app.agencies import seed_agencies
-from app.errors import Conflict, Forbidden
-from app.store import db
-from app.sweep import sweep
+from app.adapters.store import db, seed_agencies
+from app.domain import clock
+from app.domain.errors import Conflict, Forbidden
+from app.runtime.sweep import sweep
+from app.services import cases as services
+from app.services import engine
 from models import Agency, AuditEvent, HumanTask, OutboxMessage, Timer
 from models.db import engine_for
 from tests.helpers import intake_form

@@ -8,9 +8,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from app.rules import workdays
-from app.rules.calendar_data import OfficialCalendar
-from app.rules.workdays import (
+from app.domain import workdays
+from app.domain.calendar_data import OfficialCalendar
+from app.domain.workdays import (
     TZ,
     Duration,
     add_working_days,

@@ -6,8 +6,8 @@ from datetime import date
 
 from prefect import flow
 
-from app.rules.workdays import due_after
-from flows.catalog import procedure
+from app.config.procedures import procedure
+from app.domain.workdays import due_after
 from flows.judicial.spec import J2
 from flows.steps import Procedure, morning, on_failure
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prefect import flow
 
-from flows.catalog import procedure
+from app.config.procedures import procedure
 from flows.judicial.spec import J3
 from flows.steps import Procedure, on_failure
 
@@ -18,7 +18,7 @@ async def j3_juvenile_record_sealing(procedure_run_id: int) -> str:
     carried out as a help-and-education plan by the justice bureau, or a prosecution → the
     juvenile court judges (probation: community correction, J4) → the record is sealed: from
     then on only court, procuratorate and police roles may read it, and every read is
-    recorded (app/services.py:read_sealed_record). A sentence over five years is not sealed.
+    recorded (app/services/cases.py:read_sealed_record). A sentence over five years is not sealed.
 
     Args:
         procedure_run_id: the procedure run in the case store.

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from app.validation import refusal
+from app.domain.errors import refusal
 from flows.catalog import BEGIN, Edge, ParamSpec, ProcedureSpec, StepSpec
 from flows.forms import AgencyCode, Amount, Decision, Notes
 from flows.words import Words

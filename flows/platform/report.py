@@ -7,9 +7,9 @@ import asyncio
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 
-from app import clock
-from app.indicators import parse_month, previous_month
-from app.report import markdown, report_title, write_report
+from app.domain import clock
+from app.services.indicators import parse_month, previous_month
+from app.services.report import markdown, report_title, write_report
 
 
 def artifact_key(month: str, part: str, district: str | None = None) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prefect import flow
 
-from flows.catalog import procedure
+from app.config.procedures import procedure
 from flows.platform.spec import S1
 from flows.steps import Procedure, on_failure
 

@@ -1,9 +1,9 @@
 """S1 as data: a hotline report routed to one agency, acknowledged, acted on, fed back (五(三)).
 
-The intake (app/hotline.py) starts one S1 run per agency that triage routes the report to, with
-the agency as the run's parameter: the engine has no parallel human steps in one run, and each
-agency's acknowledgement climbs its own ladder. The plan gives 1 working day to acknowledge;
-the result's 10 working days (then 5 per rung) are ours *(default)*, settings in
+The intake (app/services/hotline.py) starts one S1 run per agency that triage routes the
+report to, with the agency as the run's parameter: the engine has no parallel human steps in
+one run, and each agency's acknowledgement climbs its own ladder. The plan gives 1 working day
+to acknowledge; the result's 10 working days (then 5 per rung) are ours *(default)*, settings in
 procedures.toml like every other deadline.
 """
 

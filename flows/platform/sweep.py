@@ -6,8 +6,8 @@ import asyncio
 
 from prefect import flow, get_run_logger
 
-from app import clock
-from app.sweep import sweep
+from app.domain import clock
+from app.runtime.sweep import sweep
 
 
 @flow(name="protect-sweep", persist_result=False, log_prints=False)

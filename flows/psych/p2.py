@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from prefect import flow
 
-from app.rules.workdays import due_after
-from flows.catalog import procedure
+from app.config.procedures import procedure
+from app.domain.workdays import due_after
 from flows.psych.spec import P2, visit_key
 from flows.steps import Procedure, morning, on_failure
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prefect import flow
 
-from flows.catalog import procedure
+from app.config.procedures import procedure
 from flows.rescue.spec import R6, default_street
 from flows.steps import Procedure, on_failure
 

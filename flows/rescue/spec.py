@@ -240,7 +240,7 @@ def visit_key(after: str) -> str:
 
 def default_street(district: str) -> str:
     """The first pilot street office of a district: the owner when the starter names none."""
-    from app.agencies import STREETS  # reference data, no database
+    from app.domain.agencies import STREETS  # reference data, no database
 
     return f"street:{district}-{STREETS[district][0][0]}"
 

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from app import clock, services
-from app.store import db
+from app.adapters.store import db
+from app.domain import clock
+from app.services import cases as services
 from models import HumanTask, ProcedureRun, SealedRecord
 from tests.helpers import open_case, token_headers
 
@@ -20,7 +21,7 @@ def client(store: str) -> Iterator[Any]:
     """The API in-process (FastAPI's TestClient): the same app uvicorn serves."""
     from fastapi.testclient import TestClient
 
-    from app.api import create_app
+    from app.entrypoints.api import create_app
 
     with TestClient(create_app(), raise_server_exceptions=False) as c:
         yield c

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from app.store import db
+from app.adapters.store import db
 from models import AuditEvent
 from tests.api.conftest import add_sealed_record, add_task
 from tests.helpers import intake_form

@@ -8,8 +8,9 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from app import clock, services
-from app.store import db
+from app.adapters.store import db
+from app.domain import clock
+from app.services import cases as services
 from models import HumanTask
 from tests.api.conftest import add_task
 from tests.helpers import open_case, token_headers
@@ -18,7 +19,7 @@ MINUTE = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}"  # Beijing time, to the minute
 
 
 def _escalated_identity_check() -> tuple[str, int]:
-    from app.sweep import sweep
+    from app.runtime.sweep import sweep
 
     case = open_case()
     task_id = add_task(case, step="r2.identity", owner="psb")

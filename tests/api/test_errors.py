@@ -99,8 +99,9 @@ def test_completing_a_task_twice_is_one_completion_and_a_409(
 
 
 def test_login_gives_a_working_token_and_logout_revokes_it(client: Any, store: str) -> None:
-    from app import auth, clock
-    from app.store import db
+    from app.adapters.store import db
+    from app.domain import clock
+    from app.services import users as auth
 
     with db() as session:
         auth.add_user(session=session, username="login-test", agency="center",
@@ -124,7 +125,7 @@ def test_login_gives_a_working_token_and_logout_revokes_it(client: Any, store: s
 def test_tokens_and_passwords_are_stored_as_argon2id_hashes(client: Any, login: Any) -> None:
     from sqlmodel import select
 
-    from app.store import db
+    from app.adapters.store import db
     from models import ApiToken, User
 
     headers = login("center", "worker")

@@ -14,7 +14,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from app.api import create_app
+from app.entrypoints.api import create_app
 
 schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", create_app())
 

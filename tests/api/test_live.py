@@ -21,9 +21,9 @@ def monkeypatch_module() -> Iterator[pytest.MonkeyPatch]:
 
 @pytest.fixture(scope="module")
 def api_url(store: str, monkeypatch_module: pytest.MonkeyPatch) -> Iterator[str]:
-    """A real uvicorn server on a free port (app/local.py:ApiServer), logging under LOGS."""
-    from app.local import ApiServer
-    from app.settings import get_settings
+    """A real uvicorn server on a free port (app/runtime/local.py:ApiServer), logging under LOGS."""
+    from app.config.settings import get_settings
+    from app.runtime.local import ApiServer
 
     monkeypatch_module.setenv("PROTECT_API_PORT", str(free_port()))
     get_settings.cache_clear()

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from app.store import db
+from app.adapters.store import db
 from models import AuditEvent
 from tests.conftest import LOGS
 from tests.helpers import PERSONAL

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlmodel import select
 
-from app.store import db
+from app.adapters.store import db
 from models import AuditEvent, HotlineReport
 from tests.helpers import hotline_report
 from tests.test_screening import FENGHUANG, People, csv_bytes, read_csv

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from app import services
-from app.store import db
+from app.adapters.store import db
+from app.services import cases as services
 from models import AuditEvent, Child, Guardian
 from tests.helpers import intake_form, open_case
 
@@ -23,12 +23,12 @@ def coordinator(login: Any) -> dict[str, str]:
 @pytest.fixture
 def no_prefect(monkeypatch: pytest.MonkeyPatch) -> None:
     """The start is queued in the outbox; its delivery to Prefect is not under test here."""
-    import app.dispatch
+    import app.adapters.dispatch
 
     class Report:
         delivered = 0
 
-    monkeypatch.setattr(app.dispatch, "dispatch", lambda **kw: Report())
+    monkeypatch.setattr(app.adapters.dispatch, "dispatch", lambda **kw: Report())
 
 
 def _error(r: Any, status: int, code: str) -> dict[str, Any]:

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from app.cluster import Cluster, Topology
-from app.settings import get_settings
+from app.config.settings import get_settings
+from app.runtime.cluster import Cluster, Topology
 from tests.cluster.infra import PrivatePostgres, PrivateRedis
 from tests.conftest import HOME, free_port
 

@@ -14,10 +14,12 @@ import pytest
 from sqlalchemy import func, text
 from sqlmodel import select
 
-from app import clock, engine, services
-from app.cluster import ROOT as PROJECT_ROOT
-from app.cluster import Cluster, descendants
-from app.store import db
+from app.adapters.store import db
+from app.domain import clock
+from app.runtime.cluster import ROOT as PROJECT_ROOT
+from app.runtime.cluster import Cluster, descendants
+from app.services import cases as services
+from app.services import engine
 from models import AuditEvent, Case, HumanTask, OutboxMessage, ProcedureRun, Timer
 from tests.cluster.conftest import PG
 from tests.helpers import (
@@ -42,7 +44,7 @@ def _count(model, *where) -> int:  # type: ignore[no-untyped-def]
 
 def _sweep_until(predicate, *, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
     """Sweep (as the scheduled deployment does every minute) until `predicate` holds."""
-    from app.sweep import sweep
+    from app.runtime.sweep import sweep
 
     def check() -> bool:
         sweep()
@@ -140,7 +142,7 @@ def test_a_postgresql_restart_is_reported_and_loses_no_completion(cluster: Clust
     for task in tasks[2:]:
         complete(task, "center", outcome="accepted", location="银川火车站")
     # A run that a worker was taking up when the database went away may be left Pending with
-    # no process: the scheduled sweep reschedules it (app/sweep.py, STUCK_PENDING).
+    # no process: the scheduled sweep reschedules it (app/runtime/sweep.py, STUCK_PENDING).
     for case in cases:
         open_task(case, "r2.intake", timeout=RECOVERY_S)
     assert _count(HumanTask, HumanTask.id.in_([t.id for t in tasks]),
@@ -241,7 +243,7 @@ def test_after_a_crash_of_everything_every_suspension_timer_and_message_is_still
     complete(outreach, "center", outcome="accepted", location="银川火车站")
     open_task(street, "r2.intake", timeout=240)
     # The two-year clock still works: as of two years on, the sweep fires it and J2 goes on.
-    from app.sweep import sweep
+    from app.runtime.sweep import sweep
 
     assert sweep(now=timer.due_at + timedelta(minutes=1)).timers_fired >= 1
     open_task(case, "j2.registration", timeout=240)

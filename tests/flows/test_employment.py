@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from app import clock
-from app.errors import ValidationFailed
-from app.store import db
-from app.sweep import sweep
+from app.adapters.store import db
+from app.domain import clock
+from app.domain.errors import ValidationFailed
+from app.runtime.sweep import sweep
 from models import HumanTask
 from tests.helpers import complete, open_case, open_task, start, wait_finished
 

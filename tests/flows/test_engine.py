@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from app import clock, services
-from app.dispatch import dispatch
-from app.errors import Conflict
-from app.store import db
-from app.sweep import sweep
+from app.adapters.dispatch import dispatch
+from app.adapters.store import db
+from app.domain import clock
+from app.domain.errors import Conflict
+from app.runtime.sweep import sweep
+from app.services import cases as services
 from models import AuditEvent, HumanTask, OutboxMessage, StepJournal
 from tests.helpers import (
     complete,
@@ -231,8 +232,8 @@ def test_a_completion_while_prefect_is_down_is_kept_and_resumes_after_a_sweep(sy
 
 
 def test_prefects_own_process_runner_serves_the_same_procedures(system) -> None:
-    from app.dispatch import Dispatcher
-    from app.local import Runner
+    from app.runtime.dispatcher import Dispatcher
+    from app.runtime.local import Runner
     from tests.conftest import LOGS
 
     system.runner.stop()
@@ -279,9 +280,10 @@ def test_a_start_waits_in_the_outbox_while_runs_wait_for_a_worker(system, monkey
     from prefect.client.orchestration import get_client
     from prefect.states import Cancelled, Scheduled
 
-    from app import dispatch as dispatching
-    from app.outbox import start_message_key
-    from app.settings import get_settings
+    from app.adapters import prefect as prefect_adapter
+    from app.adapters.outbox import start_message_key
+    from app.config.settings import get_settings
+    from app.runtime.dispatcher import Dispatcher
     from tests.helpers import run_row
 
     case_no = open_case()
@@ -302,7 +304,7 @@ def test_a_start_waits_in_the_outbox_while_runs_wait_for_a_worker(system, monkey
 
     with get_client(sync_client=True) as client:
         waiting = [client.create_flow_run(unserved, state=Scheduled()) for _ in range(5)]
-        limit = dispatching.backlog(fresh=True)  # the 5 and whatever else waits now
+        limit = prefect_adapter.backlog(fresh=True)  # the 5 and whatever else waits now
         monkeypatch.setattr(get_settings(), "start_backlog", limit)
         before = clock.now()
         assert dispatch(ids=[msg_id]).failed == 1
@@ -310,9 +312,9 @@ def test_a_start_waits_in_the_outbox_while_runs_wait_for_a_worker(system, monkey
             row = session.get(OutboxMessage, msg_id)
         assert row.status == "pending" and row.attempts == 0
         assert "held" in row.last_error
-        assert (row.next_attempt_at - before).total_seconds() <= dispatching.HELD_RETRY_S[1] + 1
+        assert (row.next_attempt_at - before).total_seconds() <= prefect_adapter.HELD_RETRY_S[1] + 1
         assert run_row(run_id).flow_run_id is None  # nothing was sent to Prefect
-        polling = dispatching.Dispatcher(workers=1)
+        polling = Dispatcher(workers=1)
         try:  # a polling dispatcher leaves held starts unclaimed meanwhile
             assert polling._held_kinds() == ("start",)
         finally:
@@ -320,8 +322,8 @@ def test_a_start_waits_in_the_outbox_while_runs_wait_for_a_worker(system, monkey
 
         for fr in waiting:  # a worker has taken them, as far as the backlog can tell
             client.set_flow_run_state(fr.id, Cancelled(), force=True)
-        assert dispatching.backlog(fresh=True) < limit
-        polling = dispatching.Dispatcher(workers=1)
+        assert prefect_adapter.backlog(fresh=True) < limit
+        polling = Dispatcher(workers=1)
         try:
             assert polling._held_kinds() == ()
         finally:

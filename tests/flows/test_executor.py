@@ -152,7 +152,7 @@ def test_an_execution_reads_its_run_from_prefect_once(system, monkeypatch) -> No
 def test_a_start_asks_prefect_for_no_csrf_token(system, monkeypatch) -> None:
     """Prefect's server takes no CSRF token unless told to; a client that supports them asks
     for one before its first write, and `run_deployment` builds a new client for each start
-    (app/settings.py, `configure_prefect_env`)."""
+    (app/config/settings.py, `configure_prefect_env`)."""
     import httpx
 
     paths: list[str] = []

@@ -11,8 +11,9 @@ from __future__ import annotations
 import pytest
 from sqlmodel import col, select
 
-from app.store import db
-from flows.catalog import BEGIN, all_procedures
+from app.adapters.store import db
+from app.config.procedures import all_procedures
+from flows.catalog import BEGIN
 from flows.graphcheck import path_problems
 from models import AuditEvent, ProcedureRun
 

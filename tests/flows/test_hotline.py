@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from app import clock
-from app.dispatch import dispatch
-from app.hotline import receive_report
-from app.notify import verify
-from app.outbox import start_message_key
-from app.store import db
-from app.sweep import sweep
+from app.adapters.dispatch import dispatch
+from app.adapters.notify import verify
+from app.adapters.outbox import start_message_key
+from app.adapters.store import db
+from app.domain import clock
+from app.runtime.sweep import sweep
+from app.services.hotline import receive_report
 from models import HumanTask, OutboxMessage
 from tests.conftest import HOTLINE_PORT, HOTLINE_SECRET
 from tests.helpers import (

@@ -8,12 +8,13 @@ from datetime import date, timedelta
 import pytest
 from sqlmodel import col, select
 
-from app import clock, services
-from app.dispatch import dispatch
-from app.errors import Forbidden, ValidationFailed
-from app.outbox import start_message_key
-from app.store import db
-from app.sweep import sweep
+from app.adapters.dispatch import dispatch
+from app.adapters.outbox import start_message_key
+from app.adapters.store import db
+from app.domain import clock
+from app.domain.errors import Forbidden, ValidationFailed
+from app.runtime.sweep import sweep
+from app.services import cases as services
 from models import AuditEvent, Case, HumanTask, OutboxMessage, SealedRecord, Timer
 from tests.helpers import (
     complete,
@@ -58,8 +59,8 @@ def test_a_sweep_as_of_two_years_ahead_opens_the_registration_on_that_day(system
     """`protect sweep --now` two years ahead fires J2's clock; the registration it opens counts
     its deadline from that instant, so the scenario goes on from there (and a second sweep as
     of the same instant does not find it overdue)."""
-    from app.rules.workdays import due_after
-    from flows.catalog import procedure
+    from app.config.procedures import procedure
+    from app.domain.workdays import due_after
 
     case = open_case()
     j2 = start(case, "J2", params={"placed_on": clock.now().date().isoformat()})
@@ -94,7 +95,7 @@ def test_finding_the_family_first_cancels_the_clock(system) -> None:
         cancelled = services.family_found(session=session, case_ref=case, actor="test",
                                           now=clock.now())
     assert len(cancelled) == 1
-    from app.dispatch import dispatch
+    from app.adapters.dispatch import dispatch
 
     dispatch(kinds=("resume",))
     assert wait_finished(j2).outcome == "family_found"

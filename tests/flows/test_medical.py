@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from app import clock
-from app.errors import ValidationFailed
-from app.sweep import sweep
+from app.domain import clock
+from app.domain.errors import ValidationFailed
+from app.runtime.sweep import sweep
 from tests.helpers import complete, open_case, open_task, runs_of, start, wait_finished
 
 pytestmark = pytest.mark.flows

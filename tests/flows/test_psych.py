@@ -8,11 +8,12 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from app import clock, services
-from app.dispatch import dispatch
-from app.errors import ValidationFailed
-from app.store import db
-from app.sweep import sweep
+from app.adapters.dispatch import dispatch
+from app.adapters.store import db
+from app.domain import clock
+from app.domain.errors import ValidationFailed
+from app.runtime.sweep import sweep
+from app.services import cases as services
 from models import HumanTask, Timer
 from tests.helpers import complete, flow_state, open_case, open_task, start, wait_finished, wait_for
 

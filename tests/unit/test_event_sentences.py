@@ -1,6 +1,6 @@
-"""The audit trail as sentences (app/vocabulary.py event_sentence), and the words the pages read
-for the codes that are not a procedure's own: rungs, owners, relations, yes and no, risks, the
-hotline's categories, notices. No server, no database."""
+"""The audit trail as sentences (app/config/vocabulary.py event_sentence), and the words the
+pages read for the codes that are not a procedure's own: rungs, owners, relations, yes and no,
+risks, the hotline's categories, notices. No server, no database."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from app import vocabulary as v
+from app.config import vocabulary as v
 
 ROOT = Path(__file__).resolve().parents[2]
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -226,8 +226,8 @@ def test_the_small_words() -> None:
 
 
 def test_the_monthly_report_names_its_district_and_the_dashboard_its_categories() -> None:
-    from app.indicators import CATEGORIES, _procedure_names
-    from app.report import report_title
+    from app.services.indicators import CATEGORIES, _procedure_names
+    from app.services.report import report_title
 
     assert report_title("2026-11", "xixia") == ("未成年人社会保护月度统计 2026-11（西夏区）",
                                                 "Minor protection monthly indicators 2026-11 "

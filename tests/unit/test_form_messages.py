@@ -1,5 +1,5 @@
 """A refused step form speaks Chinese a case worker reads: each of pydantic's errors is a
-sentence naming the field by its words (app/validation.py), never its code, a pattern or
+sentence naming the field by its words (app/adapters/validation.py), never its code, a pattern or
 pydantic's English."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from app.errors import ValidationFailed
-from app.validation import check, message_zh
-from app.vocabulary import field_label
-from flows.catalog import all_procedures
+from app.adapters.validation import check, message_zh
+from app.config.procedures import all_procedures
+from app.config.vocabulary import field_label
+from app.domain.errors import ValidationFailed
 
 STEPS = {s.name: s for p in all_procedures().values() for s in p.steps}
 LATIN = re.compile(r"[A-Za-z]")
@@ -69,7 +69,7 @@ def test_each_error_type_is_a_chinese_sentence(kind: str) -> None:
 
 
 def test_an_approval_without_an_amount_is_refused_in_chinese() -> None:
-    from flows.catalog import step_spec
+    from app.config.procedures import step_spec
 
     spec = step_spec("m2.approval")
     with pytest.raises(ValidationFailed) as refused:

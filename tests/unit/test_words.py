@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from app.vocabulary import field_words, option_words
+from app.config.vocabulary import field_words, option_words
 from flows.catalog import AREAS, ProcedureSpec, base_procedures
 from flows.words import COMMON_FIELDS, COMMON_OPTIONS, Words
 

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from app import auth, clock
-from app.store import db
+from app.adapters.store import db
+from app.domain import clock
+from app.services import users as auth
 from tests.conftest import LOGS, free_port
 
 CHROMIUM = "/usr/bin/chromium"
@@ -19,9 +20,9 @@ CHROMIUM = "/usr/bin/chromium"
 
 @pytest.fixture(scope="session")
 def web_url(store: str) -> Iterator[str]:
-    """A real uvicorn server (app/local.py:ApiServer) serving the API and the pages."""
-    from app.local import ApiServer
-    from app.settings import get_settings
+    """A real uvicorn server (app/runtime/local.py:ApiServer) serving the API and the pages."""
+    from app.config.settings import get_settings
+    from app.runtime.local import ApiServer
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PROTECT_API_PORT", str(free_port()))

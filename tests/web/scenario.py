@@ -9,14 +9,15 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from app import clock, services
-from app.store import db
+from app.adapters.store import db
+from app.domain import clock
+from app.services import cases as services
 from models import Case, HumanTask, OutboxMessage, ProcedureRun
 from tests.helpers import hotline_report
 
 
 def _complete(task_id: int, agency: str, form: dict[str, Any], actor: str) -> None:
-    from app.outbox import resume_message_key
+    from app.adapters.outbox import resume_message_key
 
     with db() as session:
         services.complete_task(session=session, task_id=task_id, agency=agency, form=form,
@@ -34,10 +35,10 @@ def hotline_case(person: Any) -> dict[str, Any]:
     workstation, R2, R4 and E6, driven as the flows would (engine functions, no Prefect):
     steps completed, a feedback to the platform, an S1 declined and one resolved, the police's
     identity check overdue and escalated by the sweep."""
-    from app import engine
-    from app.hotline import queue_feedback, receive_report
-    from app.outbox import start_message_key
-    from app.sweep import sweep
+    from app.adapters.outbox import start_message_key
+    from app.runtime.sweep import sweep
+    from app.services import engine
+    from app.services.hotline import queue_feedback, receive_report
 
     users = {"center": person("center", "worker"), "psb": person("psb", "worker"),
              "street": person("street:xingqing-fenghuang", "worker"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from app.web.i18n import MESSAGES
+from app.entrypoints.web.i18n import MESSAGES
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "app" / "web" / "templates"
 

@@ -10,7 +10,7 @@ import pytest
 import requests
 from sqlmodel import select
 
-from app.store import db
+from app.adapters.store import db
 from models import AuditEvent
 from tests.helpers import flow_state, open_case, open_task, run_row, start, wait_for
 from tests.web.conftest import sign_in

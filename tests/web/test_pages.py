@@ -11,8 +11,8 @@ import pytest
 import requests
 from sqlmodel import select
 
-from app import clock
-from app.store import db
+from app.adapters.store import db
+from app.domain import clock
 from models import AuditEvent, HumanTask
 from tests.api.conftest import add_sealed_record, add_task
 from tests.helpers import PERSONAL, open_case
@@ -136,7 +136,7 @@ def test_another_agencys_worker_is_refused_by_the_page_and_by_the_api(
 
 def test_the_case_page_shows_an_escalation_and_every_read_is_audited(
         page: Any, person: Any) -> None:
-    from app.sweep import sweep
+    from app.runtime.sweep import sweep
 
     case = open_case()
     task_id = add_task(case, step="r2.identity", owner="psb")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.settings import PREFECT_AUTH_FILE, Settings
+from app.config.settings import PREFECT_AUTH_FILE, Settings
 
 
 def test_production_refuses_the_placeholder_session_key(tmp_path: Path) -> None:

@@ -24,11 +24,13 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from app import clock, hotline, services
-from app.validation import check
-from app.vocabulary import field_words, option_label
-from app.web.forms import form_fields
-from flows.catalog import all_procedures, step_spec
+from app.adapters.validation import check
+from app.config.procedures import all_procedures, step_spec
+from app.config.vocabulary import field_words, option_label
+from app.domain import clock
+from app.entrypoints.web.forms import form_fields
+from app.services import cases as services
+from app.services import hotline
 from models import AuditEvent, HumanTask, ProcedureRun
 from tests.api.conftest import add_task
 from tests.helpers import hotline_report, open_case
@@ -42,7 +44,7 @@ CENTER_LADDER = ("center", "center/supervisor", "office")
 
 
 def _db() -> Any:
-    from app.store import db
+    from app.adapters.store import db
 
     return db()
 
@@ -277,7 +279,7 @@ def test_a_refusal_speaks_chinese_next_to_its_fields_and_keeps_what_was_typed(
 
 def test_a_missing_choice_is_named_by_its_words() -> None:
     """The service's message, as the API and the CLI give it too."""
-    from app.errors import ValidationFailed
+    from app.domain.errors import ValidationFailed
 
     spec = step_spec("s1.acknowledge")
     with pytest.raises(ValidationFailed) as exc:

@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 
-from app import clock, services
-from app.store import db
+from app.adapters.store import db
+from app.domain import clock
+from app.services import cases as services
 from models import ProcedureRun, SealedRecord
 from tests.helpers import open_case
 from tests.web.conftest import sign_in
@@ -48,11 +49,11 @@ def codes() -> frozenset[str]:
     the states of the rows, sources, categories, risks, sexes, the hotline's categories."""
     import importlib
 
-    from app import vocabulary
-    from app.agencies import reference_agencies
-    from app.hotline_settings import current
-    from app.rules.screening import CATEGORIES, RISKS
-    from flows.catalog import all_procedures
+    from app.config import vocabulary
+    from app.config.hotline import current
+    from app.config.procedures import all_procedures
+    from app.domain.agencies import reference_agencies
+    from app.domain.screening import CATEGORIES, RISKS
     from flows.words import COMMON_FIELDS, COMMON_OPTIONS
 
     found: set[str] = {a.code for a in reference_agencies()}
@@ -89,7 +90,7 @@ def codes_in(text: str, lang: str = "zh", allow: Iterable[str] = ()) -> list[str
 def not_english() -> frozenset[str]:
     """The codes an English page could leak that are no English words: agencies' and
     places' codes (`psb`, `xingqing`, `fenghuang`)."""
-    from app.agencies import DISTRICTS, STREETS
+    from app.domain.agencies import DISTRICTS, STREETS
 
     places = set(DISTRICTS) | {s for streets in STREETS.values() for s, _, _ in streets}
     agencies = {c for c in codes() if re.fullmatch(r"[a-z]+", c) and c not in ENGLISH_WORDS
@@ -99,7 +100,7 @@ def not_english() -> frozenset[str]:
 
 @cache
 def _agency_codes() -> frozenset[str]:
-    from app.agencies import reference_agencies
+    from app.domain.agencies import reference_agencies
 
     return frozenset(a.code for a in reference_agencies())
 

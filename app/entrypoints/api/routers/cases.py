@@ -1,0 +1,89 @@
+"""Cases: open, list, read (by the access rules), timeline, family found."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Query
+
+from app.adapters.store import db
+from app.config.vocabulary import Vocabulary
+from app.domain import clock
+from app.domain.access import Principal
+from app.entrypoints.api.deps import CaseRef, DisplayLang, allow, no_nul
+from app.entrypoints.api.schemas import (
+    CaseOpened,
+    CaseRow,
+    CaseView,
+    FamilyFoundOut,
+    Timeline,
+    case_names,
+)
+from app.services import cases as services
+from flows.forms import District
+
+router = APIRouter(prefix="/cases", tags=["cases"])
+
+
+@router.post("", response_model=CaseOpened, status_code=201)
+def open_case(who: Annotated[Principal, allow("case.open")],
+              form: Annotated[dict[str, Any], Body(
+                  description="The intake form (docs/examples/case-open.json), checked by the "
+                              "child_intake suite.")]) -> CaseOpened:
+    """Open a case for a child from an intake form."""
+    no_nul(form)
+    with db() as session:
+        case = services.open_case(session=session, data=form, actor=who.actor, now=clock.now())
+        return CaseOpened(case=case.case_no, id=int(case.id or 0), district=case.district)
+
+
+@router.get("", response_model=list[CaseRow])
+def list_cases(who: Annotated[Principal, allow("case.list")],
+               status: Literal["open", "closed"] | None = None,
+               district: District | None = None,
+               limit: Annotated[int, Query(ge=1, le=500)] = 50,
+               offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+               lang: DisplayLang = "zh") -> list[CaseRow]:
+    """Cases, newest first: numbers, districts and states (no personal data), with the
+    districts' and states' names (`?lang=`)."""
+    w = Vocabulary(lang)
+    with db() as session:
+        return [CaseRow(case=c.case_no, id=int(c.id or 0), district=c.district, status=c.status,
+                        opened_at=c.opened_at, district_name=w.district(c.district),
+                        status_name=w.status("case", c.status))
+                for c in services.list_cases(session=session, limit=limit, offset=offset,
+                                             status=status, district=district)]
+
+
+@router.get("/{case_ref}", response_model=CaseView, response_model_exclude_unset=True)
+def read_case(case_ref: CaseRef, who: Annotated[Principal, allow("case.read")],
+              lang: DisplayLang) -> Any:
+    """A case as the caller may see it: everything for coordinators, the summary for
+    managers, for an agency the fields its tasks on the case need. Audited. The codes'
+    names beside them (`district_name`, …, `?lang=`)."""
+    with db() as session:
+        return case_names(services.read_case(session=session, case_ref=case_ref, viewer=who,
+                                             now=clock.now()), lang)
+
+
+@router.get("/{case_ref}/timeline", response_model=Timeline)
+def timeline(case_ref: CaseRef, who: Annotated[Principal, allow("case.timeline")],
+             lang: DisplayLang) -> Any:
+    """The case's procedure runs (store and Prefect) and its audit events, each event also
+    as a `sentence` in Beijing time and each run with its names (`?lang=`)."""
+    from app.services.history import case_history
+
+    return case_history(case_ref, lang=lang)
+
+
+@router.post("/{case_ref}/family-found", response_model=FamilyFoundOut)
+def family_found(case_ref: CaseRef, who: Annotated[Principal, allow("case.family_found")]
+                 ) -> FamilyFoundOut:
+    """Record that the child's family is found: waiting clocks (J2) stop."""
+    from app.adapters.dispatch import dispatch
+
+    with db() as session:
+        cancelled = services.family_found(session=session, case_ref=case_ref, actor=who.actor,
+                                          now=clock.now())
+    dispatch(kinds=("resume",))
+    return FamilyFoundOut(case=case_ref, timers_cancelled=cancelled)

@@ -1,0 +1,70 @@
+"""Procedures: the catalogue, start one for a case, list a case's runs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter
+
+from app.adapters.outbox import start_message_key
+from app.adapters.store import db
+from app.config.vocabulary import Vocabulary
+from app.domain import clock
+from app.domain.access import Principal
+from app.entrypoints.api.deps import CaseRef, DisplayLang, allow
+from app.entrypoints.api.schemas import ProcedureOut, RunOut, StartIn, StartOut
+from app.services import cases as services
+
+router = APIRouter(tags=["procedures"])
+
+
+@router.get("/procedures", response_model=list[ProcedureOut])
+def procedures(who: Annotated[Principal, allow("procedures.list")]) -> list[ProcedureOut]:
+    """Every procedure of the plan: code, area, title, step names."""
+    from app.config.procedures import all_procedures
+
+    return [ProcedureOut(code=p.code, area=p.area, title=p.full_title,
+                         steps=[s.name for s in p.steps]) for p in all_procedures().values()]
+
+
+@router.post("/cases/{case_ref}/procedures", response_model=StartOut, status_code=201)
+def start(case_ref: CaseRef, body: StartIn,
+          who: Annotated[Principal, allow("procedure.start")]) -> StartOut:
+    """Start a procedure for a case; its first step opens within seconds.
+
+    The code is read case-insensitively; an unknown one is a 404 naming the known codes.
+    `params` are checked against the procedure's declared parameters (422, field by field).
+    A procedure already running on the case is a 409, unless `again` is true and `reason`
+    says why a second run is wanted (kept in the audit trail)."""
+    from app.adapters.dispatch import dispatch
+    from app.config.procedures import procedure
+
+    procedure(body.code)  # UnknownProcedure (404) before the case is looked up
+    with db() as session:
+        case = services.get_case(session=session, case_ref=case_ref)
+        run = services.start_procedure(session=session, case_id=int(case.id or 0),
+                                       code=body.code, actor=who.actor, now=clock.now(),
+                                       params=body.params, again=body.again,
+                                       reason=body.reason)
+        run_id, case_no, code = int(run.id or 0), case.case_no, run.code
+    report = dispatch(keys=[start_message_key(run_id)])
+    with db() as session:
+        _, runs = services.list_runs(session=session, case_ref=case_no)
+        flow_run_id = next((r.flow_run_id for r in runs if r.id == run_id), None)
+    return StartOut(procedure_run=run_id, code=code, case=case_no, flow_run_id=flow_run_id,
+                    queued=report.delivered == 0)
+
+
+@router.get("/cases/{case_ref}/procedures", response_model=list[RunOut])
+def runs(case_ref: CaseRef, who: Annotated[Principal, allow("procedure.runs")],
+         lang: DisplayLang) -> list[RunOut]:
+    """The case's procedure runs, oldest first, with their names (`?lang=`)."""
+    w = Vocabulary(lang)
+    with db() as session:
+        case, rows = services.list_runs(session=session, case_ref=case_ref)
+        return [RunOut(procedure_run=int(r.id or 0), code=r.code, case=case.case_no,
+                       status=r.status, outcome=r.outcome, flow_run_id=r.flow_run_id,
+                       parent_run_id=r.parent_run_id, started_at=r.started_at,
+                       ended_at=r.ended_at, procedure_name=w.run(r.code, r.params),
+                       status_name=w.status("run", r.status),
+                       outcome_name=w.outcome(r.code, r.outcome)) for r in rows]

@@ -1,1 +1,0 @@
-"""Pure rules: no Prefect, no database session, no Great Expectations."""

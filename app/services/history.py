@@ -1,0 +1,62 @@
+"""A case's history: its flow runs read from Prefect, and its audit events from the store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import col, select
+
+from app.adapters.store import db
+from app.services.cases import get_case
+from models import AuditEvent, HumanTask, ProcedureRun
+
+
+def flow_runs_for(case_no: str) -> list[dict[str, Any]]:
+    """Every flow run tagged with the case number, oldest first."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[case_no])),
+            sort=FlowRunSort.START_TIME_ASC, limit=200)
+        flows = {f.id: f.name for f in client.read_flows(limit=200)}
+    return [{"id": str(r.id), "name": r.name, "flow": flows.get(r.flow_id, ""),
+             "state": r.state.name if r.state else "", "tags": sorted(r.tags),
+             "state_type": r.state.type.value if r.state else ""} for r in runs]
+
+
+def case_history(case_ref: str, lang: str = "zh") -> dict[str, Any]:
+    """The case's runs and audit events, codes and ids, each with the words a person reads
+    (`procedure_name`, …; an event's `sentence`) in `lang`."""
+    from app.config.vocabulary import Vocabulary
+
+    w = Vocabulary(lang)
+    with db() as session:
+        case = get_case(session=session, case_ref=case_ref)
+        runs = session.exec(select(ProcedureRun).where(ProcedureRun.case_id == case.id)
+                            .order_by(col(ProcedureRun.id))).all()
+        events = session.exec(select(AuditEvent).where(AuditEvent.case_id == case.id)
+                              .order_by(col(AuditEvent.at), col(AuditEvent.id))).all()
+        steps = {int(i or 0): s for i, s in session.exec(
+            select(HumanTask.id, HumanTask.step).where(HumanTask.case_id == case.id)).all()}
+        by_id = {int(r.id or 0): r for r in runs}
+        data: dict[str, Any] = {
+            "case": case.case_no,
+            "status": case.status,
+            "procedures": [{"id": r.id, "code": r.code, "status": r.status,
+                            "outcome": r.outcome, "flow_run_id": r.flow_run_id,
+                            "procedure_name": w.run(r.code, r.params),
+                            "status_name": w.status("run", r.status),
+                            "outcome_name": w.outcome(r.code, r.outcome)} for r in runs],
+            "events": [{"at": e.at.isoformat(), "actor": e.actor, "action": e.action,
+                        "procedure_run_id": e.procedure_run_id, "task_id": e.task_id,
+                        "detail": e.detail,
+                        "sentence": w.sentence(e, steps=steps, runs=by_id)} for e in events],
+        }
+    try:
+        data["flow_runs"] = flow_runs_for(data["case"])
+    except Exception as exc:  # noqa: BLE001 - the store's half of the history still answers
+        data["flow_runs"], data["prefect_error"] = [], type(exc).__name__
+    return data
