@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench setup browser clean cluster cluster-setup test-cluster
+.PHONY: run test test-fast bench setup browser clean cluster cluster-setup test-cluster
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -26,9 +26,16 @@ setup: browser $(STAMP)
 run: setup
 	$(BIN)/protect up
 
+# Everything: tests/unit and the tests against a real Prefect server and runner, the case store
+# on SQLite and PostgreSQL, the command line and the pages in chromium (about N minutes).
 test: setup
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# The fast tier: tests/unit only, pure code with no server, process, database or browser
+# (tests/unit/conftest.py fails a test that reaches for one), in well under a minute.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest tests/unit
 
 BENCH_STAMP := $(VENV)/.installed-bench
 
@@ -36,8 +43,10 @@ $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,bench]"
 	touch $(BENCH_STAMP)
 
+# The benchmarks at their default sizes, under ten minutes; `make bench FULL=1` runs the full
+# sizes (about 21 minutes). Figures and the command of each: docs/BENCHMARKS.md.
 bench: setup $(BENCH_STAMP)
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(if $(FULL),--full)
 
 # The scaled-out topology on this machine: PostgreSQL :5432 and Redis :6379 (docs/operations.md).
 CLUSTER_STAMP := $(VENV)/.installed-cluster

@@ -1,4 +1,8 @@
-"""`python -m bench [--quick]`: every benchmark, then one summary line each (see BENCHMARKS.md).
+"""`python -m bench [--full]`: every benchmark, then one summary line each (see BENCHMARKS.md).
+
+By default each runs at sizes that keep the whole under ten minutes here; --full runs the
+issue's sizes (about 21 minutes on an idle machine). The figures of either go to sections of
+docs/BENCHMARKS.md of their own, so a default run leaves the full-size figures as they are.
 
 Each benchmark runs in a Python process of its own, as it does alone: nothing one imports
 or configures is already warm or set for the next (B3 times the cold import of Great
@@ -19,7 +23,7 @@ SUMMARY = re.compile(r"^B\d\w* \w+=")
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smaller sizes, for a quick look")
+    parser.add_argument("--full", action="store_true", help="the issue's sizes (about 21 minutes)")
     args = parser.parse_args()
     lines = []
     began = time.monotonic()
@@ -27,7 +31,7 @@ def main() -> None:
         print(f"running {name}…", flush=True)
         t0 = time.monotonic()
         proc = subprocess.Popen([sys.executable, "-m", f"bench.{name}"]
-                                + (["--quick"] if args.quick else []),
+                                + (["--full"] if args.full else []),
                                 stdout=subprocess.PIPE, text=True)
         assert proc.stdout is not None
         for line in proc.stdout:

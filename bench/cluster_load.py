@@ -136,7 +136,9 @@ def _load(args: argparse.Namespace, cpu: Any) -> dict[str, Any]:
     from app.adapters.store import db
     from app.domain import clock
     from app.domain.errors import Conflict, ProtectError
-    from app.services import cases as services
+    from app.services.cases import open_case
+    from app.services.procedures import start_procedure
+    from app.services.tasks import complete_task
     from models import HumanTask, OutboxMessage, ProcedureRun  # noqa: F401
     from tests.helpers import intake_form
 
@@ -145,10 +147,10 @@ def _load(args: argparse.Namespace, cpu: Any) -> dict[str, Any]:
     while len(run_ids) < args.cases:
         try:
             with db() as session:
-                case = services.open_case(session=session, data=intake_form(), actor="bench",
-                                          now=clock.now())
-                run = services.start_procedure(session=session, case_id=case.id, code="R2",
-                                               actor="bench", now=clock.now())
+                case = open_case(session=session, data=intake_form(), actor="bench",
+                                 now=clock.now())
+                run = start_procedure(session=session, case_id=case.id, code="R2",
+                                      actor="bench", now=clock.now())
                 run_ids.append(int(run.id))
         except Conflict:
             continue  # a random ID number that another case drew: draw again
@@ -181,9 +183,9 @@ def _load(args: argparse.Namespace, cpu: Any) -> dict[str, Any]:
                     break
                 try:
                     with db() as session:
-                        services.complete_task(session=session, task_id=t.id, agency=t.owner,
-                                               form=FORMS[t.step], actor="bench",
-                                               now=clock.now())
+                        complete_task(session=session, task_id=t.id, agency=t.owner,
+                                      form=FORMS[t.step], actor="bench",
+                                      now=clock.now())
                     counts["completions"] += 1
                 except ProtectError:
                     counts["errors"] += 1

@@ -7,7 +7,6 @@ import platform
 import re
 import socket
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -31,11 +30,6 @@ def machine() -> str:
             f"Prefect {prefect.__version__}, SQLAlchemy {sqlalchemy.__version__}")
 
 
-def command() -> str:
-    return "python -m " + " ".join([sys.argv[0].split("/bench/")[-1].removesuffix(".py")
-                                    .replace("/", "."), *sys.argv[1:]]).strip()
-
-
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
@@ -43,6 +37,19 @@ def percentile(values: list[float], p: float) -> float:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+def sized(name: str, *, full: bool) -> str:
+    """The section a run writes: the full sizes' figures and the default sizes' are kept apart."""
+    return name if full else f"{name}-default"
+
+
+def sized_command(module: str, *, full: bool) -> str:
+    return f"python -m bench.{module}" + (" --full" if full else "")
+
+
+def sized_title(title: str, *, full: bool) -> str:
+    return f"## {title}" + ("" if full else " (default sizes)")
 
 
 def write_section(name: str, body: str, *, cmd: str) -> None:

@@ -43,7 +43,9 @@ def main() -> None:
     from app.adapters.store import db, seed_agencies
     from app.domain import clock
     from app.runtime.local import PrefectServer, Runner
-    from app.services import cases as services
+    from app.services.cases import open_case
+    from app.services.procedures import start_procedure
+    from app.services.tasks import complete_task
     from models import HumanTask
     from models.db import migrate
     from tests.helpers import intake_form
@@ -67,10 +69,10 @@ def main() -> None:
 
         for i in range(args.cases):
             with db() as session:
-                case = services.open_case(session=session, data=intake_form(), actor="bench",
-                                          now=clock.now())
-                run = services.start_procedure(session=session, case_id=case.id, code="R2",
-                                               actor="bench", now=clock.now())
+                case = open_case(session=session, data=intake_form(), actor="bench",
+                                 now=clock.now())
+                run = start_procedure(session=session, case_id=case.id, code="R2",
+                                      actor="bench", now=clock.now())
                 case_id, run_id = case.id, run.id
             dispatch(keys=[start_message_key(run_id)])
             for step, nxt, form in (("r2.outreach", "r2.intake", {"outcome": "accepted"}),
@@ -78,9 +80,9 @@ def main() -> None:
                 task = wait_task(case_id, step)
                 time.sleep(1.5)  # let the run finish suspending, as an agency would take time
                 with db() as session:
-                    done = services.complete_task(session=session, task_id=task.id,
-                                                  agency="center", form=form, actor="bench",
-                                                  now=clock.now())
+                    done = complete_task(session=session, task_id=task.id,
+                                         agency="center", form=form, actor="bench",
+                                         now=clock.now())
                     completed_at = done.completed_at
                 dispatch(keys=[resume_message_key(task.id)])
                 gaps.append((wait_task(case_id, nxt).created_at - completed_at).total_seconds())

@@ -313,26 +313,17 @@ def _derive_nothing(columns: dict[str, list[Any]]) -> dict[str, list[Any]]:
 
 
 def _derive_child_intake(columns: dict[str, list[Any]]) -> dict[str, list[Any]]:
-    derived: dict[str, list[Any]] = {
-        "id_number_check_ok": [], "id_birth_real": [], "id_birth_matches": [],
-        "birth_not_after_intake": [], "age_at_intake": [],
+    births, intakes = columns["birth_date"], columns["intake_date"]
+    both = [birth is not None and intake is not None
+            for birth, intake in zip(births, intakes, strict=True)]
+    return {
+        **_id_number_columns(columns["id_number"], births),
+        "birth_not_after_intake": [(birth <= intake) if ok else None
+                                   for birth, intake, ok in zip(births, intakes, both,
+                                                                strict=True)],
+        "age_at_intake": [age_on(birth, intake) if ok else None
+                          for birth, intake, ok in zip(births, intakes, both, strict=True)],
     }
-    check_oks, births_real, births_match, not_afters, ages = derived.values()
-    for birth, intake, id_number in zip(
-        columns["birth_date"], columns["intake_date"], columns["id_number"], strict=True,
-    ):
-        both_dates = birth is not None and intake is not None
-        shaped = id_number is not None and _ID_SHAPE.fullmatch(id_number) is not None
-        check_ok = check_digit(id_number[:17]) == id_number[17] if shaped else None
-        id_birth = birth_date_from_id(id_number) if check_ok else None
-        check_oks.append(check_ok)
-        births_real.append((id_birth is not None) if check_ok else None)
-        births_match.append(
-            (id_birth == birth) if id_birth is not None and birth is not None else None
-        )
-        not_afters.append((birth <= intake) if both_dates else None)
-        ages.append(age_on(birth, intake) if both_dates else None)
-    return derived
 
 
 def _derive_settlement_claim(columns: dict[str, list[Any]]) -> dict[str, list[Any]]:

@@ -2,13 +2,14 @@
 step graph. No Prefect here.
 
 The service layer reads this to validate a completed form; the flows read it to open their
-steps; the docs and `protect procedures` read it to draw the procedure. The deadlines, waits
-and ladders written here are the defaults: `all_procedures()` applies the operator's
-settings file on top (app/config/procedures.py).
+steps; the docs and `protect procedures` read it to draw the procedure, and the task page to
+say what comes next. The deadlines, waits and ladders written here are the defaults:
+`all_procedures()` applies the operator's settings file on top (app/config/procedures.py).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel
@@ -69,16 +70,38 @@ class WaitSpec:
 class Edge:
     """One arrow of a step graph: from a node to the next, on a decision.
 
+    The graph is the procedure's picture, drawn beside its flow: the flow is what runs, and the
+    paths its runs take must follow the graph's edges (tests/flows/test_graph_paths.py).
+
     Nodes are named `begin`, a step's name ("r2.intake"), `wait:<name>`, `start:<CODE>` (another
     procedure started for the same case), `notify:<event>` and `end:<outcome>`. `when` is the
     condition in the terms of the source step's decision — `outcome == accepted`,
-    `not ill_or_injured`, `situation in {ran_away, guardian_failing}` — or, for a wait,
-    `fired` / `cancelled`; anything else is read as prose.
+    `not ill_or_injured`, `situation in {ran_away, guardian_failing}`, joined by `and` / `or` —
+    or, for a wait, `fired` / `cancelled`. Prose may follow the condition after a comma
+    ("outcome != accepted, another attempt"); a `when` not written as code ("after the last
+    visit") is prose for the reader.
     """
 
     source: str
     target: str
     when: str | None = None
+
+
+# One term of a condition: `field`, `not field`, `field == value`, `field != value` or
+# `field in {a, b}`.
+CONDITION_ATOM = re.compile(r"(?P<neg>not )?(?P<field>[a-z_][a-z0-9_]*)"
+                            r"(?: (?P<op>==|!=) (?P<value>[\w-]+)| in \{(?P<values>[^{}]*)\})?")
+
+
+def condition_code(when: str) -> str:
+    """The condition of an edge's `when`: the part before a comma outside braces (the rest is
+    prose)."""
+    depth = 0
+    for i, ch in enumerate(when):
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            return when[:i]
+    return when
 
 
 # What a start parameter holds: a day (YYYY-MM-DD), one of the six districts ("jinfeng"), an
@@ -93,7 +116,8 @@ class ParamSpec:
     """A parameter a person may give when starting a procedure by hand (`--param name=value`).
 
     Codes and dates only: parameters go to Prefect. The flow reads it from `p.params`; the
-    service layer checks a start by hand against these (app/services/cases.py:check_start_params).
+    use case checks a start by hand against these (app/services/procedures.py,
+    check_start_params).
     """
 
     name: str

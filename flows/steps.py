@@ -21,16 +21,18 @@ import functools
 import hashlib
 import inspect
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import date, datetime
 from typing import Any, Literal
 
-from prefect import get_run_logger, task
+from prefect import Flow, flow, get_run_logger, task
 from prefect.cache_policies import INPUTS, RUN_ID, TASK_SOURCE
 from prefect.context import FlowRunContext
 from prefect.flow_runs import asuspend_flow_run
+from prefect.utilities.hashing import file_hash
 from pydantic import BaseModel
 
+from app.config.procedures import procedure
 from app.services import engine
 from app.services.cases import pause_key
 from flows.catalog import ProcedureSpec
@@ -259,3 +261,30 @@ def on_failure(flow: Any, flow_run: Any, state: Any) -> None:
     run_id = (flow_run.parameters or {}).get("procedure_run_id")
     if run_id is not None:
         engine.finish_run(int(run_id), "failed", status="failed")
+
+
+def procedure_flow(spec: ProcedureSpec) -> Callable[[Callable[[Procedure], Awaitable[str]]],
+                                                    Flow[[int], Coroutine[Any, Any, str]]]:
+    """Make a flow body the Prefect flow of the procedure `spec`.
+
+    The flow takes one parameter, `procedure_run_id` (what the deployments and the dispatcher
+    pass): it begins the procedure with the operator's settings applied and hands the body its
+    `Procedure`; what the body returns is the outcome. The flow keeps the body's name, module
+    and docstring — its description in Prefect, whose `Args:` describe `procedure_run_id` — and
+    its version is the hash of the body's file, as for any flow. A failed run is recorded in
+    the case store (`on_failure`).
+    """
+
+    def decorate(body: Callable[[Procedure], Awaitable[str]]
+                 ) -> Flow[[int], Coroutine[Any, Any, str]]:
+        async def run(procedure_run_id: int) -> str:
+            p = await Procedure.begin(procedure(spec.code), procedure_run_id)
+            return await body(p)
+
+        run.__module__, run.__name__ = body.__module__, body.__name__
+        run.__qualname__, run.__doc__ = body.__qualname__, body.__doc__
+        source = inspect.getsourcefile(body)
+        return flow(run, name=spec.flow_name, version=file_hash(source) if source else None,
+                    persist_result=True, on_failure=[on_failure], on_crashed=[on_failure])
+
+    return decorate

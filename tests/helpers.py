@@ -10,12 +10,10 @@ import time
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from app.adapters.dispatch import dispatch
-from app.adapters.outbox import start_message_key
 from app.adapters.store import db
 from app.domain import clock
 from app.domain.idcard import check_digit
-from app.services import cases as services
+from app.services import cases, procedures, tasks
 from models import HumanTask, ProcedureRun
 
 # Every piece of personal data a test writes, so that the last test can look for it in Prefect.
@@ -112,19 +110,15 @@ def open_and_start_over_http(api: str, headers: dict[str, str], code: str = "R2"
 
 def open_case(**kw: Any) -> str:
     with db() as session:
-        case = services.open_case(session=session, data=intake_form(**kw), actor="test",
-                                  now=clock.now())
+        case = cases.open_case(session=session, data=intake_form(**kw), actor="test",
+                               now=clock.now())
         return case.case_no
 
 
 def start(case_no: str, code: str, params: dict[str, Any] | None = None) -> int:
-    with db() as session:
-        case = services.get_case(session=session, case_ref=case_no)
-        run = services.start_procedure(session=session, case_id=case.id, code=code, actor="test",
-                                       now=clock.now(), params=params)
-        run_id = int(run.id)
-    dispatch(keys=[start_message_key(run_id)])
-    return run_id
+    started = procedures.start_and_dispatch(case_ref=case_no, code=code, actor="test",
+                                            params=params)
+    return int(started.run.id)
 
 
 def wait_for(predicate: Any, *, timeout: float = 90, what: str = "condition") -> Any:
@@ -133,7 +127,7 @@ def wait_for(predicate: Any, *, timeout: float = 90, what: str = "condition") ->
         value = predicate()
         if value:
             return value
-        time.sleep(0.3)
+        time.sleep(0.1)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
@@ -143,7 +137,7 @@ def open_task(case_no: str, step: str, *, key: str | None = None, timeout: float
 
     def find() -> HumanTask | None:
         with db() as session:
-            for t, _ in services.list_tasks(session=session, now=clock.now(), case_ref=case_no):
+            for t, _ in tasks.list_tasks(session=session, now=clock.now(), case_ref=case_no):
                 if t.step == step and (key is None or t.step_key == key):
                     return t
         return None
@@ -155,12 +149,12 @@ def open_task(case_no: str, step: str, *, key: str | None = None, timeout: float
 
 
 def complete(task: HumanTask | int, agency: str | None = None, **form: Any) -> None:
+    """Complete a task as `agency` (default: its owner now, escalated or not)."""
     t_id = task if isinstance(task, int) else task.id
-    with db() as session:
-        t = session.get(HumanTask, t_id)
-        services.complete_task(session=session, task_id=t_id, agency=agency or t.owner,
-                               form=form, actor="test", now=clock.now())
-    dispatch(kinds=("resume",))
+    if agency is None:
+        with db() as session:
+            agency = session.get(HumanTask, t_id).owner
+    tasks.complete_task_and_resume(task_id=t_id, agency=agency, form=form, actor="test")
 
 
 def run_row(run_id: int) -> ProcedureRun:
@@ -195,7 +189,7 @@ def runs_of(case_no: str, code: str) -> list[ProcedureRun]:
     from sqlmodel import select
 
     with db() as session:
-        case = services.get_case(session=session, case_ref=case_no)
+        case = cases.get_case(session=session, case_ref=case_no)
         return list(session.exec(select(ProcedureRun).where(
             ProcedureRun.case_id == case.id, ProcedureRun.code == code)).all())
 
@@ -205,9 +199,34 @@ def later(days: float) -> str:
 
 
 def protect(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run the real `protect` command."""
-    proc = subprocess.run([sys.executable, "-m", "app", *args], capture_output=True, text=True,
-                          timeout=120)
+    """Run the `protect` command in this process: the installed command's own `main` (its exit
+    codes and its error lines included) on `protect ARGS`, with Click's test streams for its
+    stdin, stdout and stderr. A cold interpreter per command costs a second or more of imports; the
+    command started as a process of its own is tested where that is the point (the refusals to
+    start in tests/test_calendar.py and tests/test_procedure_settings.py, a password read from
+    stdin in tests/api/test_users_cli.py)."""
+    from typer.testing import CliRunner
+
+    from app.entrypoints.cli import main
+
+    argv, sys.argv = sys.argv, ["protect", *args]
+    try:
+        with CliRunner().isolation() as (out, err, _):
+            try:
+                main()
+                code: Any = 0
+            except SystemExit as exc:
+                code = exc.code
+            if not isinstance(code, int):  # sys.exit("message") prints it and exits 1
+                if code is not None:
+                    sys.stderr.write(f"{code}\n")
+                code = 0 if code is None else 1
+            sys.stdout.flush()
+            sys.stderr.flush()
+            stdout, stderr = out.getvalue().decode(), err.getvalue().decode()
+    finally:
+        sys.argv = argv
+    proc = subprocess.CompletedProcess(["protect", *args], code, stdout, stderr)
     if check and proc.returncode != 0:
         raise AssertionError(f"protect {' '.join(args)} failed: {proc.stderr or proc.stdout}")
     return proc

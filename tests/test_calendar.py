@@ -22,7 +22,8 @@ from typer.testing import CliRunner
 
 from app.adapters.store import db
 from app.config import calendar as calendar_settings
-from app.config.calendar import CalendarSettingsError, load
+from app.config.calendar import load
+from app.config.rules_file import RulesFileError
 from app.config.settings import SHIPPED_CALENDAR, get_settings
 from app.domain import clock
 from app.domain.calendar_data import (
@@ -234,7 +235,7 @@ def test_calendar_check_lists_the_years_a_valid_file_names() -> None:
 def test_an_invalid_file_is_refused_with_the_line_of_its_problem(
         tmp_path: Path, text: str, line: int, key: str, problem: str) -> None:
     path = _file(tmp_path, text)
-    with pytest.raises(CalendarSettingsError) as caught:
+    with pytest.raises(RulesFileError) as caught:
         load(path)
     assert str(path) in str(caught.value)
     assert [(p.line, p.key) for p in caught.value.problems] == [(line, key)], \
@@ -247,14 +248,14 @@ def test_every_problem_of_a_file_is_reported_at_once(tmp_path: Path) -> None:
     path = _file(tmp_path, '[2027]\nnotice = ""\nholidays = ["2027-13-01"]\n'
                            '[2028]\nnotice = "N"\nholidays = ["2028-01-01"]\n'
                            'workdays = ["2028-01-03"]\n')
-    with pytest.raises(CalendarSettingsError) as caught:
+    with pytest.raises(RulesFileError) as caught:
         load(path)
     assert [(p.line, p.key) for p in caught.value.problems] == [
         (2, "2027.notice"), (3, "2027.holidays"), (7, "2028.workdays")]
 
 
 def test_a_missing_file_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(CalendarSettingsError, match="no such file"):
+    with pytest.raises(RulesFileError, match="no such file"):
         load(tmp_path / "nowhere.toml")
 
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from app.adapters.store import db
 from app.domain import clock
 from app.entrypoints.cli import cli
-from app.services import cases as services
+from app.services import tasks
 from tests.api.conftest import add_task
 from tests.helpers import open_case
 
@@ -33,9 +33,9 @@ def test_tasks_and_history_name_the_step_and_the_owner(store: str) -> None:
     assert (rows[0]["step_name"], rows[0]["owner_name"]) == ("身份核查与寻亲", "市公安局")
 
     with db() as session:
-        services.complete_task(session=session, task_id=task_id, agency="psb",
-                               form={"outcome": "family_not_found"}, actor="agency:psb",
-                               now=clock.now())
+        tasks.complete_task(session=session, task_id=task_id, agency="psb",
+                            form={"outcome": "family_not_found"}, actor="agency:psb",
+                            now=clock.now())
     history = protect("history", "--case", case).output
     events = history.split("events:\n", 1)[1]
     assert "市公安局 完成 身份核查与寻亲：查找不到亲属" in events

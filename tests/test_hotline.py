@@ -18,7 +18,8 @@ from sqlmodel import select
 
 from app.adapters.notify import DeliveryError, deliver_hotline_feedback, verify
 from app.adapters.store import db
-from app.config.hotline import HotlineSettingsError, load, parse
+from app.config.hotline import check, load
+from app.config.rules_file import RulesFileError
 from app.config.settings import SHIPPED_HOTLINE
 from app.domain import clock
 from app.domain.errors import Conflict, ValidationFailed
@@ -89,10 +90,11 @@ colour = "red"
 title = "Nobody"
 route_to = []
 """
-    with pytest.raises(HotlineSettingsError) as exc:
-        parse(text, "/etc/protect/hotline.toml")
-    problems = dict(exc.value.problems)
+    with pytest.raises(RulesFileError) as exc:
+        check(text, "/etc/protect/hotline.toml")
+    problems = {p.key: p.message for p in exc.value.problems}
     assert exc.value.path == "/etc/protect/hotline.toml"
+    assert exc.value.code == "invalid_hotline_settings"
     assert set(problems) == {
         "fallback", "categories.street_child.concerns.1", "categories.street_child.route_to.0",
         "categories.street_child.start.0", "categories.street_child.start.1",
@@ -101,8 +103,8 @@ route_to = []
     assert "unknown procedure 'S1'" in problems["categories.street_child.start.1"]
     assert "unknown concern" in problems["categories.street_child.concerns.1"]
     assert "'misc' is not a category" in problems["fallback"]
-    with pytest.raises(HotlineSettingsError, match="not valid TOML"):
-        parse("fallback = ", "x.toml")
+    with pytest.raises(RulesFileError, match="not valid TOML"):
+        check("fallback = ", "x.toml")
 
 
 def test_a_category_names_the_childs_categories_it_records_from_the_intake_list() -> None:
@@ -114,11 +116,11 @@ concerns = ["begging"]
 route_to = ["center"]
 child_categories = ["street", "homeless"]
 """
-    with pytest.raises(HotlineSettingsError) as exc:
-        parse(text, "hotline.toml")
-    [(key, problem)] = exc.value.problems
-    assert key == "categories.street_child.child_categories.1"
-    assert problem.startswith("unknown child category; one of street, orphan_scattered")
+    with pytest.raises(RulesFileError) as exc:
+        check(text, "hotline.toml")
+    [problem] = exc.value.problems
+    assert problem.key == "categories.street_child.child_categories.1"
+    assert problem.message.startswith("unknown child category; one of street, orphan_scattered")
     shipped = load(SHIPPED_HOTLINE).categories
     assert shipped["street_child"].child_categories == ("street",)
 
@@ -370,7 +372,8 @@ def platform() -> Iterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
             pass
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    threading.Thread(target=httpd.serve_forever, daemon=True,
+                     kwargs={"poll_interval": 0.05}).start()
     try:
         yield f"http://127.0.0.1:{httpd.server_address[1]}/feedback", got
     finally:

@@ -11,14 +11,12 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from app.adapters.store import db, seed_agencies
-from app.config.settings import get_settings
+from app.adapters.store import db
 from app.services.indicators import INDICATORS, Scope, compute, previous_month
 from app.services.report import figures, write_report
-from models.db import engine_for, migrate
 from tests.helpers import protect
 from tests.indicator_data import MARCH, MONTH, build, figures_of, march_district_row
-from tests.pg import drop_database, fresh_database
+from tests.pg import own_store
 
 NOW = datetime(2026, 11, 29, 3, tzinfo=UTC)
 
@@ -26,21 +24,9 @@ NOW = datetime(2026, 11, 29, 3, tzinfo=UTC)
 @pytest.fixture(params=["sqlite", "postgres"])
 def known_store(request, tmp_path, monkeypatch) -> Iterator[dict]:
     """A case store of its own, of each kind, holding the known cases of tests/indicator_data."""
-    url = (f"sqlite:///{tmp_path / 'store.db'}" if request.param == "sqlite"
-           else fresh_database("protect_s3"))
-    monkeypatch.setenv("PROTECT_DATABASE_URL", url)
     monkeypatch.setenv("PROTECT_REPORTS_DIR", str(tmp_path / "reports"))
-    get_settings.cache_clear()
-    migrate(url)
-    with db() as session:
-        seed_agencies(session=session)
-    try:
+    with own_store(request.param, tmp_path, "protect_s3", monkeypatch):
         yield build("tdistrict")
-    finally:
-        engine_for(url).dispose()
-        get_settings.cache_clear()
-        if request.param == "postgres":
-            drop_database(url)
 
 
 def _march(district: str | None = "tdistrict") -> dict:

@@ -72,7 +72,8 @@ def _handler(received: Received) -> type[BaseHTTPRequestHandler]:
 def server() -> Iterator[Server]:
     received = Received()
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(received))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True,
+                              kwargs={"poll_interval": 0.05})
     thread.start()
     host, port = httpd.server_address[:2]
     try:

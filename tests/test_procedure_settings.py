@@ -14,7 +14,6 @@ import pytest
 from app.config import procedures as procedure_settings
 from app.config.procedures import (
     LadderSettings,
-    ProcedureSettingsError,
     agency_nodes,
     load,
     procedure,
@@ -22,6 +21,7 @@ from app.config.procedures import (
     step_ladder,
     step_spec,
 )
+from app.config.rules_file import RulesFileError
 from app.config.settings import SHIPPED_PROCEDURES, get_settings
 from app.domain.ladder import ladder_for
 from flows.catalog import base_procedures
@@ -138,25 +138,27 @@ def test_without_a_file_the_codes_defaults_apply() -> None:
 def test_an_invalid_file_is_refused_naming_the_file_the_key_and_the_problem(
         tmp_path, text, key, problem) -> None:
     path = _file(tmp_path, text)
-    with pytest.raises(ProcedureSettingsError) as caught:
+    with pytest.raises(RulesFileError) as caught:
         load(path)
-    assert str(path) in str(caught.value)
-    assert any(k == key and problem in p for k, p in caught.value.problems), \
+    assert str(path) in str(caught.value) and caught.value.code == "invalid_procedure_settings"
+    assert any(p.key == key and problem in p.message for p in caught.value.problems), \
         caught.value.problems
 
 
 def test_every_problem_of_a_file_is_reported_at_once(tmp_path) -> None:
     path = _file(tmp_path, '[R2.steps.outreach]\ndeadline = "2 days"\n'
                            '[R3.steps.visit]\nbureau = "nobody"\n')
-    with pytest.raises(ProcedureSettingsError) as caught:
+    with pytest.raises(RulesFileError) as caught:
         load(path)
-    assert [k for k, _ in caught.value.problems] == ["R2.steps.outreach.deadline",
-                                                     "R3.steps.visit.bureau"]
+    assert [p.key for p in caught.value.problems] == ["R2.steps.outreach.deadline",
+                                                      "R3.steps.visit.bureau"]
+    assert [list(p) for p in caught.value.to_dict()["problems"]] == [["key", "problem"]] * 2
 
 
 def test_a_missing_file_is_refused(tmp_path) -> None:
-    with pytest.raises(ProcedureSettingsError, match="no such file"):
-        load(tmp_path / "nowhere.toml")
+    for path in (tmp_path / "nowhere.toml", tmp_path):
+        with pytest.raises(RulesFileError, match="no such file"):
+            load(path)
 
 
 def test_the_system_refuses_to_start_with_an_invalid_file(tmp_path) -> None:
@@ -203,8 +205,7 @@ def test_a_task_opened_by_the_engine_climbs_the_configured_ladder(tmp_path, conf
                                                                    monkeypatch) -> None:
     from app.adapters.store import db, seed_agencies
     from app.domain import clock
-    from app.services import cases as services
-    from app.services import engine
+    from app.services import cases, engine, procedures
     from models import HumanTask
     from models.db import migrate
     from tests.helpers import intake_form
@@ -219,10 +220,10 @@ def test_a_task_opened_by_the_engine_climbs_the_configured_ladder(tmp_path, conf
     migrate(url)
     with db() as session:
         seed_agencies(session=session)
-        case = services.open_case(session=session, data=intake_form(), actor="test",
-                                  now=clock.now())
-        run_id = services.start_procedure(session=session, case_id=case.id, code="R2",
-                                          actor="test", now=clock.now()).id
+        case = cases.open_case(session=session, data=intake_form(), actor="test",
+                               now=clock.now())
+        run_id = procedures.start_procedure(session=session, case_id=case.id, code="R2",
+                                            actor="test", now=clock.now()).id
     task_id = engine.open_task(run_id, "r2.identity", "identity")
     with db() as session:
         task = session.get(HumanTask, task_id)

@@ -16,7 +16,8 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from app.adapters.store import db
-from app.config.risk import RiskSettingsError, assess, parse_rules
+from app.config.risk import assess, check
+from app.config.rules_file import RulesFileError
 from app.domain import clock
 from app.domain.errors import Conflict, NotFound
 from app.domain.idcard import age_on, check_digit
@@ -516,9 +517,9 @@ min_age = 12
 max_age = 6
 propose = ["E3"]
 """
-    with pytest.raises(RiskSettingsError) as refused:
-        parse_rules(text, "bad.toml")
-    problems = dict(refused.value.problems)
+    with pytest.raises(RulesFileError) as refused:
+        check(text, "bad.toml")
+    problems = {p.key: p.message for p in refused.value.problems}
     assert "unknown category 'orphan'" in problems["rules[0](a).categories"]
     assert "unknown procedure 'R9'" in problems["rules[0](a).propose"]
     assert "min_age 12 is above max_age 6" in problems["rules[1](b)"]

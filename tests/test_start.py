@@ -14,7 +14,7 @@ from sqlmodel import select
 from app.adapters.store import db
 from app.domain import clock
 from app.domain.errors import Conflict, UnknownProcedure, ValidationFailed
-from app.services import cases as services
+from app.services import cases, procedures
 from flows.catalog import base_procedures
 from models import AuditEvent, OutboxMessage, ProcedureRun
 from tests.helpers import open_case, protect
@@ -28,9 +28,9 @@ def _counts() -> tuple[int, ...]:
 
 def _start(case_no: str, code: str, **kw: Any) -> ProcedureRun:
     with db() as session:
-        case = services.get_case(session=session, case_ref=case_no)
-        run = services.start_procedure(session=session, case_id=int(case.id or 0), code=code,
-                                       actor="test", now=clock.now(), **kw)
+        case = cases.get_case(session=session, case_ref=case_no)
+        run = procedures.start_procedure(session=session, case_id=int(case.id or 0), code=code,
+                                         actor="test", now=clock.now(), **kw)
         session.expunge(run)
         return run
 
@@ -189,7 +189,7 @@ def test_protect_start_names_the_refused_parameter_and_exits_2(store) -> None:
     out = protect("start", "J2", "--case", case, "--param", "placed_on", check=False)
     assert out.returncode == 2 and "params: " in out.stderr
     with db() as session:
-        assert services.list_runs(session=session, case_ref=case)[1] == []
+        assert procedures.list_runs(session=session, case_ref=case)[1] == []
 
 
 def test_protect_procedures_show_lists_what_a_start_by_hand_takes() -> None:

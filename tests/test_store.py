@@ -14,8 +14,7 @@ from app.adapters.store import db, seed_agencies
 from app.domain import clock
 from app.domain.errors import Conflict, Forbidden
 from app.runtime.sweep import sweep
-from app.services import cases as services
-from app.services import engine
+from app.services import cases, engine, procedures, tasks
 from models import Agency, AuditEvent, HumanTask, OutboxMessage, Timer
 from models.db import engine_for
 from tests.helpers import intake_form
@@ -31,10 +30,10 @@ def any_store(request, tmp_path, monkeypatch) -> Iterator[str]:
 
 def _case_and_run() -> tuple[int, int]:
     with db() as session:
-        case = services.open_case(session=session, data=intake_form(), actor="test",
-                                  now=clock.now())
-        run = services.start_procedure(session=session, case_id=case.id, code="R2",
-                                       actor="test", now=clock.now())
+        case = cases.open_case(session=session, data=intake_form(), actor="test",
+                               now=clock.now())
+        run = procedures.start_procedure(session=session, case_id=case.id, code="R2",
+                                         actor="test", now=clock.now())
         return int(case.id), int(run.id)
 
 
@@ -72,11 +71,11 @@ def test_opening_a_task_twice_for_the_same_run_and_key_gives_one_task(any_store)
 def test_starting_with_the_same_key_twice_gives_one_run_and_one_start_message(any_store) -> None:
     case_id, parent = _case_and_run()
     with db() as session:
-        a = services.start_procedure(session=session, case_id=case_id, code="J2", actor="t",
-                                     now=clock.now(), parent_run_id=parent, start_key="k")
+        a = procedures.start_procedure(session=session, case_id=case_id, code="J2", actor="t",
+                                       now=clock.now(), parent_run_id=parent, start_key="k")
     with db() as session:
-        b = services.start_procedure(session=session, case_id=case_id, code="J2", actor="t",
-                                     now=clock.now(), parent_run_id=parent, start_key="k")
+        b = procedures.start_procedure(session=session, case_id=case_id, code="J2", actor="t",
+                                       now=clock.now(), parent_run_id=parent, start_key="k")
     assert a.id == b.id
     assert _count(OutboxMessage, OutboxMessage.dedupe_key == f"start:run:{a.id}") == 1
 
@@ -85,14 +84,14 @@ def test_a_completed_task_refuses_a_second_completion_and_other_agencies(any_sto
     _, run_id = _case_and_run()
     task_id = engine.open_task(run_id, "r2.outreach", "outreach-1")
     with pytest.raises(Forbidden), db() as session:
-        services.complete_task(session=session, task_id=task_id, agency="edu",
-                               form={"outcome": "accepted"}, actor="t", now=clock.now())
+        tasks.complete_task(session=session, task_id=task_id, agency="edu",
+                            form={"outcome": "accepted"}, actor="t", now=clock.now())
     with db() as session:
-        services.complete_task(session=session, task_id=task_id, agency="center",
-                               form={"outcome": "accepted"}, actor="t", now=clock.now())
+        tasks.complete_task(session=session, task_id=task_id, agency="center",
+                            form={"outcome": "accepted"}, actor="t", now=clock.now())
     with pytest.raises(Conflict), db() as session:
-        services.complete_task(session=session, task_id=task_id, agency="center",
-                               form={"outcome": "refused"}, actor="t", now=clock.now())
+        tasks.complete_task(session=session, task_id=task_id, agency="center",
+                            form={"outcome": "refused"}, actor="t", now=clock.now())
     assert _count(OutboxMessage, OutboxMessage.kind == "resume") == 1
 
 
@@ -137,8 +136,8 @@ def test_the_inbox_lists_overdue_tasks_first(any_store) -> None:
     slow = engine.open_task(run_id, "r2.identity", "identity")  # 5 working days
     fast = engine.open_task(run_id, "r2.outreach", "outreach-1")  # 24 hours
     with db() as session:
-        ids = [t.id for t, _ in services.list_tasks(session=session, now=clock.now())]
-        late = [t.id for t, _ in services.list_tasks(
+        ids = [t.id for t, _ in tasks.list_tasks(session=session, now=clock.now())]
+        late = [t.id for t, _ in tasks.list_tasks(
             session=session, now=clock.now() + timedelta(days=2), overdue=True)]
     assert ids == [fast, slow]
     assert late == [fast]

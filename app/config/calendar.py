@@ -13,76 +13,37 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime
-from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
+from app.config.rules_file import Invalid, RulesFile
 from app.domain import workdays
-from app.domain.calendar_data import CalendarFileError, OfficialCalendar, Problem, parse_calendar
-from app.domain.errors import ProtectError
+from app.domain.calendar_data import CalendarFileError, OfficialCalendar, parse_calendar
 
 log = logging.getLogger("protect.calendar")
 # How far ahead official data must reach before a person is told (start-up, sweep, dashboard).
 AHEAD_DAYS = 90
 
 
-class CalendarSettingsError(ProtectError):
-    """The calendar file cannot be used: each problem names its line."""
-
-    code = "invalid_calendar"
-
-    def __init__(self, path: Path | str, problems: list[Problem]) -> None:
-        self.path, self.problems = str(path), problems
-        lines = "\n".join(f"  {p}" for p in problems)
-        super().__init__(f"calendar file {path} is invalid ({len(problems)} problem(s)):\n"
-                         f"{lines}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "file": self.path,
-                "problems": [{"line": p.line, "key": p.key, "problem": p.message}
-                             for p in self.problems]}
-
-
-def load(path: Path | None) -> OfficialCalendar:
-    """Read and check the calendar file at `path` (None: the packages' data only).
-
-    Raises:
-        CalendarSettingsError: the file is missing, not TOML, or a year in it is invalid.
-    """
-    if path is None:
-        return OfficialCalendar()
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (FileNotFoundError, IsADirectoryError):
-        raise CalendarSettingsError(path, [Problem(0, "(file)", "no such file")]) from None
-    except UnicodeDecodeError as exc:
-        raise CalendarSettingsError(path, [Problem(0, "(file)", f"not UTF-8 text: {exc}")]) \
-            from None
+def _parse(text: str, _path: Path) -> OfficialCalendar:
+    """The calendar file's text, checked (app/domain/calendar_data.py): each problem has its
+    line."""
     try:
         return OfficialCalendar(parse_calendar(text))
     except CalendarFileError as exc:
-        raise CalendarSettingsError(path, exc.problems) from None
+        raise Invalid(exc.problems) from None
 
 
-@lru_cache
-def _load_once(path: Path | None) -> OfficialCalendar:
-    return load(path)
-
-
-def current() -> OfficialCalendar:
-    """The calendar of this process: read once, at the first use (start-up checks it)."""
-    from app.config.settings import get_settings
-
-    return _load_once(get_settings().calendar_file)
-
-
+FILE = RulesFile("calendar file {path} is invalid", code="invalid_calendar",
+                 setting="calendar_file", parse=_parse, default=OfficialCalendar, by_line=True)
+check, load, current = FILE.check, FILE.load, FILE.current
 workdays.calendar_source(current)  # the operator's file, once this module is imported
 
 
 def reset() -> None:
-    """Forget the file read so far (tests; a process reads it once)."""
+    """Forget the file read so far, the calendar in use and the warning given (tests; a process
+    reads it once)."""
     global _warned
-    _load_once.cache_clear()
+    FILE.reset()
     workdays.use_calendar(None)
     _warned = False
 

@@ -8,32 +8,16 @@ key and what is wrong, and the system refuses to start (exit code 2). See docs/h
 
 from __future__ import annotations
 
-import tomllib
-from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, get_args
+from typing import Annotated, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 
-from app.domain.errors import ProtectError
+from app.config.rules_file import Invalid, RulesFile, in_order, problems, said, toml
+from app.domain.calendar_data import Problem
 from app.domain.screening import Category as ChildCategory
 from app.domain.triage import CONCERNS, LOCAL, CategoryRule, Concern
-
-
-class HotlineSettingsError(ProtectError):
-    """The hotline rules cannot be used: each problem names its key."""
-
-    code = "invalid_hotline_settings"
-
-    def __init__(self, path: Path | str, problems: list[tuple[str, str]]) -> None:
-        self.path, self.problems = str(path), problems
-        lines = "\n".join(f"  {key}: {problem}" for key, problem in problems)
-        super().__init__(f"hotline settings {path} are invalid "
-                         f"({len(problems)} problem(s)):\n{lines}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "file": self.path,
-                "problems": [{"key": k, "problem": p} for k, p in self.problems]}
 
 
 def _agency(value: str) -> str:
@@ -95,20 +79,18 @@ class HotlineFile(BaseModel):
         return self
 
 
-def _problems(exc: ValidationError) -> list[tuple[str, str]]:
-    out = []
-    for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "fallback"
-        if err["type"] == "extra_forbidden":
-            message = "unknown setting"
-        elif err["type"] == "literal_error" and "child_categories" in err["loc"]:
-            message = f"unknown child category; one of {', '.join(get_args(ChildCategory))}"
-        elif err["type"] == "literal_error":
-            message = f"unknown concern; one of {', '.join(CONCERNS)}"
-        else:
-            message = str(err["msg"]).removeprefix("Value error, ")
-        out.append((key, message))
-    return out
+def _key(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "fallback"
+
+
+def _message(err: ErrorDetails) -> str:
+    if err["type"] == "extra_forbidden":
+        return "unknown setting"
+    if err["type"] == "literal_error" and "child_categories" in err["loc"]:
+        return f"unknown child category; one of {', '.join(get_args(ChildCategory))}"
+    if err["type"] == "literal_error":
+        return f"unknown concern; one of {', '.join(CONCERNS)}"
+    return said(err)
 
 
 class HotlineRules:
@@ -122,53 +104,24 @@ class HotlineRules:
                            for name, c in parsed.categories.items()}
 
 
-def parse(text: str, path: Path | str) -> HotlineRules:
-    """Check the rules' text.
-
-    Raises:
-        HotlineSettingsError: naming `path`, and each key with its problem.
-    """
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise HotlineSettingsError(path, [("(file)", f"not valid TOML: {exc}")]) from None
-    problems = []
+def _parse(text: str, path: Path) -> HotlineRules:
+    """The rules file's text, checked."""
+    raw = toml(text)
+    found = []
     categories, fallback = raw.get("categories"), raw.get("fallback")
     if isinstance(categories, dict) and isinstance(fallback, str) and fallback not in categories:
         # Checked here too, so that it is reported with the other problems, not after them.
-        problems.append(("fallback", f"fallback {fallback!r} is not a category; one of "
-                                     f"{', '.join(categories)}"))
+        found.append(Problem(0, "fallback", f"fallback {fallback!r} is not a category; one of "
+                                            f"{', '.join(categories)}"))
     try:
         parsed = HotlineFile.model_validate(raw)
     except ValidationError as exc:
-        problems += _problems(exc)
-    if problems:
-        raise HotlineSettingsError(path, sorted(set(problems)))
-    return HotlineRules(Path(path), parsed)
+        found += problems(exc, _key, _message)
+    if found:
+        raise Invalid(in_order(found))
+    return HotlineRules(path, parsed)
 
 
-def load(path: Path | str) -> HotlineRules:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise HotlineSettingsError(path, [("(file)", "no such file")]) from None
-    except UnicodeDecodeError as exc:
-        raise HotlineSettingsError(path, [("(file)", f"not UTF-8 text: {exc}")]) from None
-    return parse(text, path)
-
-
-@lru_cache
-def _load_once(path: Path) -> HotlineRules:
-    return load(path)
-
-
-def current() -> HotlineRules:
-    """The rules of this process: read once, at the first use (start-up checks them)."""
-    from app.config.settings import get_settings
-
-    return _load_once(get_settings().hotline_file)
-
-
-def reset() -> None:
-    """Forget the rules read so far (tests; a process reads them once)."""
-    _load_once.cache_clear()
+FILE = RulesFile("hotline settings {path} are invalid", code="invalid_hotline_settings",
+                 setting="hotline_file", parse=_parse)
+check, load, current, reset = FILE.check, FILE.load, FILE.current, FILE.reset

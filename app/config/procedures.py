@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import textwrap
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -20,30 +19,17 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, ValidationError
+from pydantic_core import ErrorDetails
 
-from app.domain.errors import ProtectError, UnknownProcedure
+from app.config.rules_file import Invalid, RulesFile, in_order, problems, said, toml
+from app.domain.calendar_data import Problem
+from app.domain.errors import UnknownProcedure
 from app.domain.ladder import TOP, AgencyNode, ladder_for
 from app.domain.workdays import parse_duration
 from flows.catalog import ProcedureSpec, StepSpec, WaitSpec, base_procedures
 
 Level = Literal["community", "street", "district", "institution", "hospital", "municipal"]
 LEVELS: tuple[str, ...] = get_args(Level)
-
-
-class ProcedureSettingsError(ProtectError):
-    """The settings file cannot be used: each problem names its key."""
-
-    code = "invalid_procedure_settings"
-
-    def __init__(self, path: Path | str, problems: list[tuple[str, str]]) -> None:
-        self.path, self.problems = str(path), problems
-        lines = "\n".join(f"  {key}: {problem}" for key, problem in problems)
-        super().__init__(f"procedure settings {path} are invalid "
-                         f"({len(problems)} problem(s)):\n{lines}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "file": self.path,
-                "problems": [{"key": k, "problem": p} for k, p in self.problems]}
 
 
 # --- what a value must look like ---------------------------------------------------------------
@@ -166,30 +152,29 @@ def _allowed(loc: tuple[Any, ...]) -> str:
     return ", ".join(model.model_fields)
 
 
-def _pydantic_problems(exc: ValidationError) -> list[tuple[str, str]]:
-    problems = []
-    for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if p != "[key]")
-        if loc and loc[0] == "procedures":
-            loc = loc[1:]
-        key = ".".join(str(p) for p in loc) or "(file)"
-        if err["type"] == "extra_forbidden":
-            message = f"unknown setting; allowed here: {_allowed(err['loc'])}"
-        elif err["type"] == "literal_error" and err["loc"][0] == "escalation":
-            message = f"unknown agency level; one of {', '.join(LEVELS)}"
-        else:
-            message = str(err["msg"]).removeprefix("Value error, ")
-        problems.append((key, message))
-    return problems
+def _key(loc: tuple[int | str, ...]) -> str:
+    """A problem's key as the file writes it: procedures by their code alone."""
+    loc = tuple(p for p in loc if p != "[key]")
+    if loc and loc[0] == "procedures":
+        loc = loc[1:]
+    return ".".join(str(p) for p in loc) or "(file)"
+
+
+def _message(err: ErrorDetails) -> str:
+    if err["type"] == "extra_forbidden":
+        return f"unknown setting; allowed here: {_allowed(err['loc'])}"
+    if err["type"] == "literal_error" and err["loc"][0] == "escalation":
+        return f"unknown agency level; one of {', '.join(LEVELS)}"
+    return said(err)
 
 
 def _catalog_problems(raw: Mapping[str, Any],
-                      base: Mapping[str, ProcedureSpec]) -> list[tuple[str, str]]:
+                      base: Mapping[str, ProcedureSpec]) -> list[Problem]:
     """Keys that name no procedure, step or wait of the code, and waits of the wrong shape."""
-    problems = []
+    found = []
     for code, entry in raw.items():
         if code not in base:
-            problems.append((code, f"unknown procedure; known: {', '.join(sorted(base))}"))
+            found.append(Problem(0, code, f"unknown procedure; known: {', '.join(sorted(base))}"))
             continue
         if not isinstance(entry, Mapping):
             continue  # the model says what it must be
@@ -198,47 +183,26 @@ def _catalog_problems(raw: Mapping[str, Any],
         for name in steps if isinstance(steps, Mapping) else ():
             if name not in {s.short for s in spec.steps}:
                 known = ", ".join(s.short for s in spec.steps)
-                problems.append((f"{code}.steps.{name}", f"{code} has no step {name!r}; its "
-                                 f"steps: {known}"))
+                found.append(Problem(0, f"{code}.steps.{name}", f"{code} has no step {name!r}; "
+                                     f"its steps: {known}"))
         waits = entry.get("waits", {})
         for name, value in (waits.items() if isinstance(waits, Mapping) else ()):
             known_waits = {w.name: w for w in spec.waits}
             if name not in known_waits:
                 known = ", ".join(known_waits) or "none"
-                problems.append((f"{code}.waits.{name}",
-                                 f"{code} has no wait {name!r}; its waits: {known}"))
+                found.append(Problem(0, f"{code}.waits.{name}",
+                                     f"{code} has no wait {name!r}; its waits: {known}"))
             elif isinstance(known_waits[name].after, str) and isinstance(value, list):
-                problems.append((f"{code}.waits.{name}",
-                                 f"one duration (e.g. {known_waits[name].after!r}), not a list"))
+                found.append(Problem(0, f"{code}.waits.{name}", f"one duration (e.g. "
+                                     f"{known_waits[name].after!r}), not a list"))
             elif isinstance(known_waits[name].after, tuple) and not isinstance(value, list):
                 example = json.dumps(list(known_waits[name].after))
-                problems.append((f"{code}.waits.{name}", f"a list of durations, e.g. {example}"))
+                found.append(Problem(0, f"{code}.waits.{name}",
+                                     f"a list of durations, e.g. {example}"))
             elif isinstance(value, list) and not value:
-                problems.append((f"{code}.waits.{name}", "an empty list: at least one duration"))
-    return problems
-
-
-def parse_settings(text: str, path: Path | str,
-                   base: Mapping[str, ProcedureSpec] | None = None) -> SettingsFile:
-    """Check a settings file's text against the procedures of the code.
-
-    Raises:
-        ProcedureSettingsError: naming `path`, and each key with its problem.
-    """
-    base = base if base is not None else base_procedures()
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ProcedureSettingsError(path, [("(file)", f"not valid TOML: {exc}")]) from None
-    escalation = raw.pop("escalation", {})
-    problems = _catalog_problems(raw, base)
-    try:
-        parsed = SettingsFile.model_validate({"escalation": escalation, "procedures": raw})
-    except ValidationError as exc:
-        problems += _pydantic_problems(exc)
-    if problems:
-        raise ProcedureSettingsError(path, sorted(set(problems)))
-    return parsed
+                found.append(Problem(0, f"{code}.waits.{name}",
+                                     "an empty list: at least one duration"))
+    return found
 
 
 def _apply_step(step: StepSpec, s: StepSettings | None) -> StepSpec:
@@ -282,44 +246,30 @@ class Loaded:
     escalation: dict[str, LadderSettings]
 
 
-def load(path: Path | None) -> Loaded:
-    """Read and check the settings file at `path` (None: the code's defaults only).
-
-    Raises:
-        ProcedureSettingsError: the file is missing, not TOML, or has invalid keys or values.
-    """
+def _parse(text: str, path: Path) -> Loaded:
+    """The settings file's text, checked against the procedures of the code."""
     base = base_procedures()
-    if path is None:
-        return Loaded(None, dict(base), {})
+    raw = toml(text)
+    escalation = raw.pop("escalation", {})
+    found = _catalog_problems(raw, base)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ProcedureSettingsError(path, [("(file)", "no such file")]) from None
-    except UnicodeDecodeError as exc:
-        raise ProcedureSettingsError(path, [("(file)", f"not UTF-8 text: {exc}")]) from None
-    parsed = parse_settings(text, path, base)
-    return Loaded(Path(path), apply_settings(base, parsed), dict(parsed.escalation))
+        parsed = SettingsFile.model_validate({"escalation": escalation, "procedures": raw})
+    except ValidationError as exc:
+        found += problems(exc, _key, _message)
+    if found:
+        raise Invalid(in_order(found))
+    return Loaded(path, apply_settings(base, parsed), dict(parsed.escalation))
 
 
-@lru_cache
-def _load_once(path: Path | None) -> Loaded:
-    return load(path)
-
-
-def current() -> Loaded:
-    """The settings of this process: read once, at the first use (start-up checks it)."""
-    from app.config.settings import get_settings
-
-    return _load_once(get_settings().procedures_file)
-
-
-def effective_procedures() -> dict[str, ProcedureSpec]:
-    return current().procedures
+FILE = RulesFile("procedure settings {path} are invalid", code="invalid_procedure_settings",
+                 setting="procedures_file", parse=_parse,
+                 default=lambda: Loaded(None, dict(base_procedures()), {}))
+check, load, current, reset = FILE.check, FILE.load, FILE.current, FILE.reset
 
 
 def all_procedures() -> dict[str, ProcedureSpec]:
     """Every procedure by code, with the operator's settings applied (read once per process)."""
-    return dict(effective_procedures())
+    return dict(current().procedures)
 
 
 def procedure(code: str) -> ProcedureSpec:
@@ -337,11 +287,6 @@ def procedure(code: str) -> ProcedureSpec:
 def step_spec(name: str) -> StepSpec:
     code = name.split(".", 1)[0]
     return procedure(code).step(name)
-
-
-def reset() -> None:
-    """Forget the settings read so far (tests; a process reads them once)."""
-    _load_once.cache_clear()
 
 
 # --- what the engine asks ---------------------------------------------------------------------

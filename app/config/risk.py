@@ -7,31 +7,14 @@ confirms a proposal before anything starts (app/services/screening.py). See docs
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from app.domain.errors import ProtectError
+from app.config.rules_file import Invalid, RulesFile, problems, toml
 from app.domain.screening import CATEGORIES, RISKS
-
-
-class RiskSettingsError(ProtectError):
-    """The risk rules cannot be used: each problem names its key."""
-
-    code = "invalid_risk_settings"
-
-    def __init__(self, path: Path | str, problems: list[tuple[str, str]]) -> None:
-        self.path, self.problems = str(path), problems
-        lines = "\n".join(f"  {key}: {problem}" for key, problem in problems)
-        super().__init__(f"risk rules {path} are invalid ({len(problems)} problem(s)):\n{lines}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "file": self.path,
-                "problems": [{"key": k, "problem": p} for k, p in self.problems]}
 
 
 def _known(kind: str, known: dict[str, Any]) -> Any:
@@ -117,45 +100,25 @@ def assess(rules: list[RiskRule], *, categories: list[str], risks: list[str],
     return list(out.values())
 
 
-def parse_rules(text: str, path: Path | str) -> list[RiskRule]:
-    """Check a rules file's text. Raises RiskSettingsError naming `path`, each key and problem."""
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise RiskSettingsError(path, [("(file)", f"not valid TOML: {exc}")]) from None
+def _parse(text: str, _path: Path) -> list[RiskRule]:
+    """The rules file's text, checked; a rule's problems name it by place and name."""
+    raw = toml(text)
+
+    def key(loc: tuple[int | str, ...]) -> str:
+        where: list[int | str] = list(loc)
+        if len(where) >= 2 and where[0] == "rules" and isinstance(where[1], int):
+            rules = raw.get("rules")
+            name = rules[where[1]].get("name") if isinstance(rules, list) and isinstance(
+                rules[where[1]], dict) else None
+            where[1] = f"[{where[1]}]" + (f"({name})" if name else "")
+        return ".".join(str(p) for p in where).replace(".[", "[") or "(file)"
+
     try:
         return list(RiskFile.model_validate(raw).rules)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = list(err["loc"])
-            if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
-                rules = raw.get("rules")
-                name = rules[loc[1]].get("name") if isinstance(rules, list) and isinstance(
-                    rules[loc[1]], dict) else None
-                loc[1] = f"[{loc[1]}]" + (f"({name})" if name else "")
-            key = ".".join(str(p) for p in loc).replace(".[", "[") or "(file)"
-            problems.append((key, str(err["msg"]).removeprefix("Value error, ")))
-        raise RiskSettingsError(path, problems) from None
+        raise Invalid(problems(exc, key)) from None
 
 
-def load_rules(path: Path) -> list[RiskRule]:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RiskSettingsError(path, [("(file)", "no such file")]) from None
-    except UnicodeDecodeError as exc:
-        raise RiskSettingsError(path, [("(file)", f"not UTF-8 text: {exc}")]) from None
-    return parse_rules(text, path)
-
-
-@lru_cache
-def _load_once(path: Path) -> list[RiskRule]:
-    return load_rules(path)
-
-
-def current_rules() -> list[RiskRule]:
-    """The rules of this process: read once, at the first use (start-up checks them)."""
-    from app.config.settings import get_settings
-
-    return _load_once(get_settings().risk_file)
+FILE = RulesFile("risk rules {path} are invalid", code="invalid_risk_settings",
+                 setting="risk_file", parse=_parse)
+check, load, current_rules, reset = FILE.check, FILE.load, FILE.current, FILE.reset

@@ -213,14 +213,19 @@ def source_name(code: str, lang: str = "zh") -> str:
     return words.in_(_lang(lang)) if words else code
 
 
+def _listed(labels: Mapping[str, tuple[str, ...]], english: Mapping[str, str], code: str,
+            lang: str) -> str:
+    """A code of a screening list's column: its first Chinese label, or its English word."""
+    if code not in labels:
+        return code
+    return english.get(code, code) if _lang(lang) == "en" else labels[code][0]
+
+
 def category_name(code: str, lang: str = "zh") -> str:
     """A child's category ("street") → 流浪儿童 / Street child."""
     from app.domain.screening import CATEGORIES
 
-    labels = CATEGORIES.get(code)
-    if labels is None:
-        return code
-    return CATEGORY_EN.get(code, code) if _lang(lang) == "en" else labels[0]
+    return _listed(CATEGORIES, CATEGORY_EN, code, lang)
 
 
 def concern_name(code: str, lang: str = "zh") -> str:
@@ -416,10 +421,7 @@ def risk_name(code: str, lang: str = "zh") -> str:
     """A dossier's risk ("out_of_school") → 辍学 / Out of school."""
     from app.domain.screening import RISKS
 
-    labels = RISKS.get(code)
-    if labels is None:
-        return code
-    return RISK_EN.get(code, code) if _lang(lang) == "en" else labels[0]
+    return _listed(RISKS, RISK_EN, code, lang)
 
 
 def relation_name(text: str, lang: str = "zh") -> str:

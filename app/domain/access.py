@@ -1,7 +1,8 @@
 """Who may do what: roles × actions, and the row rules (which tasks, which case fields).
 
-One module for the API, the CLI and the web pages. Pure: no session, no Prefect. The service
-layer (app/services/cases.py) applies the row rules when it reads; the API checks the action first.
+One module for the API, the CLI and the web pages. Pure: no session, no Prefect. The use cases
+(app/services/cases.py, tasks.py) apply the row rules when they read; the API checks the action
+first.
 """
 
 from __future__ import annotations

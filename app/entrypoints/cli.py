@@ -13,11 +13,10 @@ from app.config.settings import configure_prefect_env, get_settings
 
 configure_prefect_env()  # before anything imports Prefect
 
-from app.adapters.outbox import resume_message_key, start_message_key  # noqa: E402
 from app.adapters.store import db  # noqa: E402
 from app.domain import clock  # noqa: E402
-from app.domain.errors import ProtectError  # noqa: E402
-from app.services import cases as services  # noqa: E402
+from app.domain.errors import NotFound, ProtectError  # noqa: E402
+from app.services import cases  # noqa: E402
 
 cli = typer.Typer(help="Child protection procedures as workflows.", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
@@ -180,8 +179,8 @@ def case_open(file: Annotated[Path, typer.Option("--file", "-f", help="Intake fo
     """Open a case for a child from an intake form."""
     _ready()
     with db() as session:
-        case = services.open_case(session=session, data=_read_json(file), actor="coordinator",
-                                  now=clock.now())
+        case = cases.open_case(session=session, data=_read_json(file), actor="coordinator",
+                               now=clock.now())
         data = {"case": case.case_no, "id": case.id, "district": case.district}
     _out(data, as_json, f"opened case {data['case']}")
 
@@ -189,12 +188,7 @@ def case_open(file: Annotated[Path, typer.Option("--file", "-f", help="Intake fo
 @case_cli.command("family-found")
 def case_family_found(case: str, as_json: JsonOpt = False) -> None:
     """Record that the child's family is found: waiting clocks (J2) stop."""
-    from app.adapters.dispatch import dispatch
-
-    with db() as session:
-        cancelled = services.family_found(session=session, case_ref=case, actor="coordinator",
-                                          now=clock.now())
-    dispatch(kinds=("resume",))
+    cancelled = cases.family_found_and_resume(case_ref=case, actor="coordinator").timers_cancelled
     _out({"case": case, "timers_cancelled": cancelled}, as_json,
          f"family found for {case}; {len(cancelled)} timer(s) cancelled")
 
@@ -211,9 +205,8 @@ def case_sealed_record(
 ) -> None:
     """Read a sealed criminal record (J3): judicial roles only; every read is audited."""
     with db() as session:
-        record = services.read_sealed_record(session=session, record_id=record_id,
-                                             agency=agency, role=role, actor=actor,
-                                             now=clock.now())
+        record = cases.read_sealed_record(session=session, record_id=record_id, agency=agency,
+                                          role=role, actor=actor, now=clock.now())
         data = {"id": record.id, "case_id": record.case_id, "record_no": record.record_no,
                 "authority": record.authority, "sealed_on": record.sealed_on.isoformat(),
                 "content": record.content}
@@ -232,9 +225,9 @@ def start(code: str, case: Annotated[str, typer.Option("--case", help="Case numb
               "--reason", help="Why a second run is wanted: kept in the audit trail.")] = None,
           as_json: JsonOpt = False) -> None:
     """Start a procedure (R2, R3, M1, J2…; "r2" is R2) for a case."""
-    from app.adapters.dispatch import dispatch
     from app.config.procedures import procedure
     from app.domain.errors import ValidationFailed
+    from app.services.procedures import start_and_dispatch
     from expectations.runner import FieldError
 
     procedure(code)  # an unknown code: one line naming the known ones, exit 2
@@ -247,22 +240,14 @@ def start(code: str, case: Annotated[str, typer.Option("--case", help="Case numb
                 message="each --param is KEY=VALUE, each key once",
                 message_zh="每个 --param 须为 KEY=VALUE，每个键只能出现一次")])
         params[key] = value
-    with db() as session:
-        c = services.get_case(session=session, case_ref=case)
-        run = services.start_procedure(session=session, case_id=c.id, code=code,
-                                       actor="coordinator", now=clock.now(), params=params,
-                                       again=again, reason=reason)
-        run_id = run.id
-    report = dispatch(keys=[start_message_key(run_id)])
-    with db() as session:
-        from models import ProcedureRun
-
-        run = session.get(ProcedureRun, run_id)
-        data = {"procedure_run": run_id, "code": run.code, "case": c.case_no,
-                "flow_run_id": run.flow_run_id, "queued": report.delivered == 0}
-    msg = (f"started {data['code']} for {c.case_no} (procedure run {run_id}, flow run "
-           f"{data['flow_run_id']})" if data["flow_run_id"] else
-           f"queued {data['code']} for {c.case_no}: Prefect is not reachable; the sweep will "
+    started = start_and_dispatch(case_ref=case, code=code, actor="coordinator", params=params,
+                                 again=again, reason=reason)
+    run, case_no = started.run, started.case_no
+    data = {"procedure_run": run.id, "code": run.code, "case": case_no,
+            "flow_run_id": run.flow_run_id, "queued": started.queued}
+    msg = (f"started {run.code} for {case_no} (procedure run {run.id}, flow run "
+           f"{run.flow_run_id})" if run.flow_run_id else
+           f"queued {run.code} for {case_no}: Prefect is not reachable; the sweep will "
            "start it")
     _out(data, as_json, msg)
 
@@ -274,18 +259,17 @@ def start(code: str, case: Annotated[str, typer.Option("--case", help="Case numb
 def intake(file: Annotated[Path, typer.Option("--file", "-f", help="The hotline report (JSON).")],
            as_json: JsonOpt = False) -> None:
     """Take in a hotline report: check, triage, route to the agencies, start procedures."""
-    from app.adapters.dispatch import dispatch
     from app.services.hotline import receive_report
+    from app.services.procedures import commit_and_start
 
     _ready()
     data = _read_json(file)
-    with db() as session:
-        receipt = receive_report(session=session, data=data, actor="hotline", now=clock.now())
-    queued = False
-    if receipt.created:
-        report = dispatch(keys=[start_message_key(r) for r in receipt.run_ids])
-        queued = report.delivered < len(receipt.run_ids)
-    r = {**receipt.to_dict(), "queued": queued}
+    starts = commit_and_start(
+        lambda session, now: receive_report(session=session, data=data, actor="hotline",
+                                            now=now),
+        lambda receipt: receipt.run_ids if receipt.created else [])
+    queued = starts.queued
+    r = {**starts.result.to_dict(), "queued": queued}
     lines = [f"report {r['source']}:{r['reference']} "
              + ("received" if r["created"] else "was received before: nothing new")
              + f"; case {r['case']}" + (" (opened)" if r["case_opened"] else ""),
@@ -341,9 +325,11 @@ def tasks(case: Annotated[str | None, typer.Option("--case")] = None,
           overdue: Annotated[bool, typer.Option("--overdue")] = False,
           as_json: JsonOpt = False) -> None:
     """Open human tasks, overdue first."""
+    from app.services.tasks import list_tasks
+
     now = clock.now()
     with db() as session:
-        rows = [_task_row(t, no, now) for t, no in services.list_tasks(
+        rows = [_task_row(t, no, now) for t, no in list_tasks(
             session=session, now=now, case_ref=case, agency=agency, overdue=overdue)]
     for r in rows:
         r["assignee"] = r["owner"] + ("" if r["owner_role"] == "worker" else f"/{r['owner_role']}")
@@ -361,14 +347,12 @@ def complete(task: int,
              file: Annotated[Path, typer.Option("--file", "-f", help="The form (JSON).")],
              as_json: JsonOpt = False) -> None:
     """Complete a human task with its form; the procedure resumes."""
-    from app.adapters.dispatch import dispatch
+    from app.services.tasks import complete_task_and_resume
 
     form = _read_json(file)
-    with db() as session:
-        services.complete_task(session=session, task_id=task, agency=agency, form=form,
-                               actor=f"agency:{agency}", now=clock.now())
-    report = dispatch(keys=[resume_message_key(task)])
-    data = {"task": task, "status": "done", "resumed": report.delivered > 0}
+    done = complete_task_and_resume(task_id=task, agency=agency, form=form,
+                                    actor=f"agency:{agency}")
+    data = {"task": task, "status": "done", "resumed": done.resumed}
     _out(data, as_json, f"task {task} completed" + (
         "; the procedure resumes" if data["resumed"] else
         "; the procedure will resume when Prefect has it (next sweep)"))
@@ -540,7 +524,7 @@ def agency_set_webhook(code: str, url: str) -> None:
     with db() as session:
         agency = session.get(Agency, code)
         if agency is None:
-            raise services.NotFound(f"no agency {code}")
+            raise NotFound(f"no agency {code}")
         agency.webhook_url = url or None
         session.add(agency)
     typer.echo(f"{code} → {url}")
@@ -677,7 +661,7 @@ def procedures_show(code: str, as_json: JsonOpt = False) -> None:
     try:
         spec = procedure(code)
     except KeyError as exc:
-        raise services.NotFound(exc.args[0]) from None
+        raise NotFound(exc.args[0]) from None
     _out(describe(spec), as_json, show_text(spec))
 
 
@@ -923,16 +907,14 @@ def screening_confirm(dossier: int,
                           help="The procedures to start (default: every one proposed).")] = None,
                       as_json: JsonOpt = False) -> None:
     """Confirm a dossier's proposals: open a case if needed and start the procedures."""
-    from app.adapters.dispatch import dispatch
-    from app.adapters.outbox import start_message_key
+    from app.services.procedures import commit_and_start
     from app.services.screening import confirm
 
     _ready()
-    with db() as session:
-        started = confirm(session=session, dossier_id=dossier, codes=codes or [],
-                          actor="coordinator", now=clock.now())
-    if started:
-        dispatch(keys=[start_message_key(s["procedure_run"]) for s in started])
+    started = commit_and_start(
+        lambda session, now: confirm(session=session, dossier_id=dossier, codes=codes or [],
+                                     actor="coordinator", now=now),
+        lambda confirmed: [s["procedure_run"] for s in confirmed]).result
     lines = [f"started {s['code']} for {s['case']} (procedure run {s['procedure_run']})"
              for s in started]
     _out(started, as_json, "\n".join(lines) or f"nothing proposed for dossier {dossier}")

@@ -27,6 +27,8 @@ from typing import IO
 
 import requests
 
+from app.runtime.local import answers, wait_until
+
 ROOT = Path(__file__).resolve().parents[2]
 POOL = "protect-process"
 PREFECT_FILE = "deployments/prefect.yaml"
@@ -252,17 +254,10 @@ class Cluster:
         return proc
 
     def wait_healthy(self, url: str, name: str, timeout_s: float = 180) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if not self.alive(name):
-                raise RuntimeError(f"{name} exited; see {self.log_dir / f'{name}.log'}")
-            try:
-                if requests.get(f"{url}/health", timeout=2).ok:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.5)
-        raise RuntimeError(f"{name} did not answer at {url} in {timeout_s:.0f} s")
+        wait_until(lambda: answers(f"{url}/health"), timeout_s=timeout_s,
+                   proc=self.procs.get(name),
+                   gone=f"{name} exited; see {self.log_dir / f'{name}.log'}",
+                   late=f"{name} did not answer at {url} in {{timeout}} s")
 
     def start_api(self, name: str) -> None:
         port = self.topology.api_ports[int(name.split("-")[1]) - 1]

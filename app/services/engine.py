@@ -15,7 +15,7 @@ from app.config.procedures import step_ladder, step_spec
 from app.domain import clock
 from app.domain.ladder import AgencyNode
 from app.domain.workdays import TZ, due_after
-from app.services.cases import start_procedure
+from app.services.procedures import start_procedure
 from models import (
     Agency,
     Case,
@@ -27,6 +27,14 @@ from models import (
     StepJournal,
     Timer,
 )
+
+
+def _run_and_case(session: Session, procedure_run_id: int) -> tuple[ProcedureRun, Case]:
+    run = session.get(ProcedureRun, procedure_run_id)
+    assert run is not None
+    case = session.get(Case, run.case_id)
+    assert case is not None
+    return run, case
 
 
 def agency_nodes(*, session: Session) -> dict[str, AgencyNode]:
@@ -270,10 +278,7 @@ def notify(procedure_run_id: int, agency: str, event: str, key: str, **data: Any
 def set_placement(procedure_run_id: int, placed_on: date) -> None:
     """Record the placement date: J2's two-year clock starts there."""
     with db() as session:
-        run = session.get(ProcedureRun, procedure_run_id)
-        assert run is not None
-        case = session.get(Case, run.case_id)
-        assert case is not None
+        _, case = _run_and_case(session, procedure_run_id)
         case.placed_at = placed_on
         session.add(case)
         audit.record(session=session, at=clock.now(), actor="system", action="case.placed",
@@ -283,10 +288,7 @@ def set_placement(procedure_run_id: int, placed_on: date) -> None:
 
 def placement_date(procedure_run_id: int) -> date | None:
     with db() as session:
-        run = session.get(ProcedureRun, procedure_run_id)
-        assert run is not None
-        case = session.get(Case, run.case_id)
-        assert case is not None
+        _, case = _run_and_case(session, procedure_run_id)
         return case.placed_at
 
 
@@ -295,10 +297,7 @@ def is_school_age(procedure_run_id: int, on: date, ages: tuple[int, int]) -> boo
     from app.domain.idcard import age_on
 
     with db() as session:
-        run = session.get(ProcedureRun, procedure_run_id)
-        assert run is not None
-        case = session.get(Case, run.case_id)
-        assert case is not None
+        _, case = _run_and_case(session, procedure_run_id)
         child = session.get(Child, case.child_id)
         assert child is not None
         return ages[0] <= age_on(child.birth_date, on) <= ages[1]
@@ -307,10 +306,7 @@ def is_school_age(procedure_run_id: int, on: date, ages: tuple[int, int]) -> boo
 def case_is_open(procedure_run_id: int, key: str) -> bool:
     """Whether the run's case is still open; `key` names the moment asked (one answer each)."""
     with db() as session:
-        run = session.get(ProcedureRun, procedure_run_id)
-        assert run is not None
-        case = session.get(Case, run.case_id)
-        assert case is not None
+        _, case = _run_and_case(session, procedure_run_id)
         return case.status == "open"
 
 
@@ -353,10 +349,7 @@ def family_found(procedure_run_id: int) -> list[int]:
     from app.services.cases import family_found as found
 
     with db() as session:
-        run = session.get(ProcedureRun, procedure_run_id)
-        assert run is not None
-        case = session.get(Case, run.case_id)
-        assert case is not None
+        run, case = _run_and_case(session, procedure_run_id)
         return found(session=session, case_ref=case.case_no, actor=f"procedure:{run.code}",
                      now=clock.now())
 

@@ -32,9 +32,9 @@ from app.services.cases import (
     ChildIn,
     new_case,
     open_case,
-    start_procedure,
     typed_child,
 )
+from app.services.procedures import start_procedure
 from models import Agency, Case, Child, HotlineReport, HumanTask, ProcedureRun
 
 SOURCES = ("12355", "12345")

@@ -135,12 +135,17 @@ def _case_filter(stmt: Any, scope: Scope) -> Any:
 # --- the indicators ---------------------------------------------------------------------------
 
 
-class CaseRow(BaseModel):
-    """Cases of one category or district in the period."""
+class NamedRow(BaseModel):
+    """A row of a table by something with a code and a name in both languages."""
 
     key: str = label("代码", "code")
     name_zh: str = label("名称", "name (zh)")
     name_en: str = label("名称(英文)", "name")
+
+
+class CaseRow(NamedRow):
+    """Cases of one category or district in the period."""
+
     opened: int = label("新立案", "opened")
     closed: int = label("结案", "closed")
     open_at_end: int = label("期末在办", "open at end")
@@ -194,12 +199,9 @@ def cases_by_district(session: Session, scope: Scope) -> list[CaseRow]:
             for r in session.exec(_case_rows_where(stmt, scope)).all()]
 
 
-class ProcedureRow(BaseModel):
+class ProcedureRow(NamedRow):
     """Procedure runs (one procedure instance of a case) of one procedure in the period."""
 
-    key: str = label("代码", "code")
-    name_zh: str = label("名称", "name (zh)")
-    name_en: str = label("名称(英文)", "name")
     cases: int = label("涉及案件", "cases")
     started: int = label("启动", "started")
     completed: int = label("办结", "completed")
@@ -239,12 +241,9 @@ def cases_by_procedure(session: Session, scope: Scope) -> list[ProcedureRow]:
     return rows
 
 
-class AgencyRow(BaseModel):
+class AgencyRow(NamedRow):
     """Human steps given to one agency (the first owner of the step)."""
 
-    key: str = label("代码", "code")
-    name_zh: str = label("名称", "name (zh)")
-    name_en: str = label("名称(英文)", "name")
     opened: int = label("新任务", "opened")
     completed: int = label("完成", "completed")
     on_time: int = label("按时", "on time")
@@ -289,12 +288,9 @@ def steps_by_agency(session: Session, scope: Scope) -> list[AgencyRow]:
     return [r for r in rows if any(getattr(r, m) for m in measures)]
 
 
-class CloseTimeRow(BaseModel):
+class CloseTimeRow(NamedRow):
     """How long the runs of one procedure that completed in the period took, in days."""
 
-    key: str = label("代码", "code")
-    name_zh: str = label("名称", "name (zh)")
-    name_en: str = label("名称(英文)", "name")
     count: int = label("办结数", "completed")
     mean_days: float = label("平均天数", "mean days")
     median_days: float = label("中位天数", "median days")
@@ -349,12 +345,9 @@ def time_to_close(session: Session, scope: Scope) -> list[CloseTimeRow]:
     return rows
 
 
-class ScreeningRow(BaseModel):
+class ScreeningRow(NamedRow):
     """The screening lists one community sent in the period (S2), and what became of their rows."""
 
-    key: str = label("代码", "code")
-    name_zh: str = label("名称", "name (zh)")
-    name_en: str = label("名称(英文)", "name")
     lists: int = label("名单数", "lists")
     rows: int = label("筛查人数", "rows")
     accepted: int = label("接收", "accepted")

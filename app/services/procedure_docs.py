@@ -153,9 +153,9 @@ INTRO = f"""\
 Every procedure the system runs, drawn from its definition (`flows/<area>/spec.py`) with the
 shipped settings (`procedures.toml`). For each: its human steps with their owner, deadline and
 escalation ladder, its waits, and its step graph — which step follows which, on what decision,
-which other procedures it starts, and how it ends. A test reads each flow's source and fails
-when the flow and its graph disagree (`flows/graphcheck.py`); another follows the paths that
-the flow tests' runs took through the graph.
+which other procedures it starts, and how it ends. The graph is drawn beside the flow, which
+is the code that runs (`flows/<area>/<code>.py`): a test follows the paths that the flow tests'
+runs took and fails when one leaves the graph (`tests/flows/test_graph_paths.py`).
 
 How to change a deadline, a wait or a ladder without touching code:
 [docs/engine.md, "Procedure settings"](engine.md#procedure-settings). Legend: rectangles are

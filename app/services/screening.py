@@ -50,7 +50,7 @@ from app.domain.screening import (
 )
 from app.domain.text import escape_formula
 from app.domain.workdays import TZ
-from app.services import cases as services
+from app.services import cases, procedures
 from models import (
     Agency,
     AuditEvent,
@@ -758,7 +758,7 @@ def confirm(*, session: Session, dossier_id: int, codes: Sequence[str], actor: s
     """A coordinator confirms proposals of a dossier (all proposed ones when `codes` is empty).
 
     Opens a case for the child if it has no open one, then starts each procedure through
-    `services.start_procedure`, keyed by the proposal, so confirming twice starts nothing new.
+    `procedures.start_procedure`, keyed by the proposal, so confirming twice starts nothing new.
     Refuses a code that is not a procedure or was not proposed for this dossier.
     """
     from flows.catalog import base_procedures
@@ -781,15 +781,15 @@ def confirm(*, session: Session, dossier_id: int, codes: Sequence[str], actor: s
                            "`protect start`")
     if not wanted:
         return []
-    case = services.open_case_for_child(session=session, child_id=dossier.child_id,
-                                        source="screening", actor=actor, now=now,
-                                        case_id=dossier.case_id)
+    case = cases.open_case_for_child(session=session, child_id=dossier.child_id,
+                                     source="screening", actor=actor, now=now,
+                                     case_id=dossier.case_id)
     dossier.case_id = case.id
     session.add(dossier)
     out = []
     for code in wanted:
         proposal = proposals[code]
-        run = services.start_procedure(
+        run = procedures.start_procedure(
             session=session, case_id=int(case.id or 0), code=code, actor=actor, now=now,
             params={"community": dossier.community}, start_key=f"screening:{proposal.id}")
         if proposal.status != "confirmed":

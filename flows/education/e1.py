@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from prefect import flow
-
-from app.config.procedures import procedure
 from flows.education.spec import E1
-from flows.steps import Procedure, on_failure
+from flows.steps import Procedure, procedure_flow
 
 
-@flow(name=E1.flow_name, persist_result=True, on_failure=[on_failure], on_crashed=[on_failure])
-async def e1_orphan_schooling(procedure_run_id: int) -> str:
+@procedure_flow(E1)
+async def e1_orphan_schooling(p: Procedure) -> str:
     """Guarantee an orphan's compulsory education.
 
     The education bureau places the orphan at the nearest suitable school (a child who needs
@@ -20,8 +17,6 @@ async def e1_orphan_schooling(procedure_run_id: int) -> str:
     Args:
         procedure_run_id: the procedure run in the case store.
     """
-    p = await Procedure.begin(procedure(E1.code), procedure_run_id)  # with the settings
-
     assignment = await p.human("e1.assignment")
     if assignment.outcome == "needs_special_education":
         await p.start("E2", key="special-education")

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from prefect import flow
-
-from app.config.procedures import procedure
 from flows.education.spec import E2
-from flows.steps import Procedure, on_failure
+from flows.steps import Procedure, procedure_flow
 
 
-@flow(name=E2.flow_name, persist_result=True, on_failure=[on_failure], on_crashed=[on_failure])
-async def e2_disabled_child_schooling(procedure_run_id: int) -> str:
+@procedure_flow(E2)
+async def e2_disabled_child_schooling(p: Procedure) -> str:
     """School a disabled child in the mode that suits them.
 
     The disabled persons' federation assesses the child → the education bureau chooses the
@@ -22,8 +19,6 @@ async def e2_disabled_child_schooling(procedure_run_id: int) -> str:
     Args:
         procedure_run_id: the procedure run in the case store.
     """
-    p = await Procedure.begin(procedure(E2.code), procedure_run_id)  # with the settings
-
     assessment = await p.human("e2.assessment")
     mode = await p.human("e2.mode")
     if mode.mode == "community_education":

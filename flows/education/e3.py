@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from prefect import flow
-
-from app.config.procedures import procedure
 from app.domain.workdays import due_after
 from flows.education.spec import E3
-from flows.steps import Procedure, morning, on_failure
+from flows.steps import Procedure, morning, procedure_flow
 
 
-@flow(name=E3.flow_name, persist_result=True, on_failure=[on_failure], on_crashed=[on_failure])
-async def e3_dropout_return(procedure_run_id: int) -> str:
+@procedure_flow(E3)
+async def e3_dropout_return(p: Procedure) -> str:
     """Bring a child who dropped out back to school.
 
     The school reports the dropout (2 days) → notifies the parent or guardian (2 days) →
@@ -23,7 +20,6 @@ async def e3_dropout_return(procedure_run_id: int) -> str:
     Args:
         procedure_run_id: the procedure run in the case store.
     """
-    p = await Procedure.begin(procedure(E3.code), procedure_run_id)  # with the settings
     district = f"district:{p.info['district']}"
 
     await p.human("e3.report")

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from prefect import flow
-
-from app.config.procedures import procedure
 from flows.education.spec import E4
-from flows.steps import Procedure, on_failure
+from flows.steps import Procedure, procedure_flow
 
 
-@flow(name=E4.flow_name, persist_result=True, on_failure=[on_failure], on_crashed=[on_failure])
-async def e4_education_aid(procedure_run_id: int) -> str:
+@procedure_flow(E4)
+async def e4_education_aid(p: Procedure) -> str:
     """Pay preschool aid, senior-high aid or the nutrition-lunch subsidy.
 
     The school takes the application of a dibao or near-dibao family → civil affairs verifies
@@ -20,8 +17,6 @@ async def e4_education_aid(procedure_run_id: int) -> str:
     Args:
         procedure_run_id: the procedure run in the case store.
     """
-    p = await Procedure.begin(procedure(E4.code), procedure_run_id)  # with the settings
-
     application = await p.human("e4.application")
     verification = await p.human("e4.verification")
     if not verification.eligible:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from prefect import flow
-
-from app.config.procedures import procedure
 from flows.education.spec import E5
-from flows.steps import Procedure, on_failure
+from flows.steps import Procedure, procedure_flow
 
 
-@flow(name=E5.flow_name, persist_result=True, on_failure=[on_failure], on_crashed=[on_failure])
-async def e5_migrant_children_enrolment(procedure_run_id: int) -> str:
+@procedure_flow(E5)
+async def e5_migrant_children_enrolment(p: Procedure) -> str:
     """Enrol a migrant worker's child at a nearby school.
 
     The district where the family lives takes the application → gives a place at a nearby
@@ -19,7 +16,6 @@ async def e5_migrant_children_enrolment(procedure_run_id: int) -> str:
     Args:
         procedure_run_id: the procedure run in the case store.
     """
-    p = await Procedure.begin(procedure(E5.code), procedure_run_id)  # with the settings
     district = f"district:{p.params.get('district') or p.info['district']}"
 
     await p.human("e5.application", owner=district)

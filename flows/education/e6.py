@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from prefect import flow
-
-from app.config.procedures import procedure
 from app.domain.workdays import due_after
 from flows.education.spec import E6, month_key
-from flows.steps import Procedure, morning, on_failure
+from flows.steps import Procedure, morning, procedure_flow
 
 
-@flow(name=E6.flow_name, persist_result=True, on_failure=[on_failure], on_crashed=[on_failure])
-async def e6_proxy_mothers(procedure_run_id: int) -> str:
+@procedure_flow(E6)
+async def e6_proxy_mothers(p: Procedure) -> str:
     """Pair a left-behind child with a volunteer proxy mother and follow the contacts.
 
     The community identifies the left-behind child → the women's federation matches a
@@ -22,7 +19,6 @@ async def e6_proxy_mothers(procedure_run_id: int) -> str:
     Args:
         procedure_run_id: the procedure run in the case store.
     """
-    p = await Procedure.begin(procedure(E6.code), procedure_run_id)  # with the settings
     months = p.spec.wait("contacts")
     identifier = p.params.get("community") or f"district:{p.info['district']}"
 

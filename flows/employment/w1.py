@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from prefect import flow
-
-from app.config.procedures import procedure
 from flows.employment.spec import W1, application_owner
-from flows.steps import Procedure, on_failure
+from flows.steps import Procedure, procedure_flow
 
 
-@flow(name=W1.flow_name, persist_result=True, on_failure=[on_failure], on_crashed=[on_failure])
-async def w1_skills_training(procedure_run_id: int) -> str:
+@procedure_flow(W1)
+async def w1_skills_training(p: Procedure) -> str:
     """Give an able member of a child's family free skills training.
 
     The family member applies at the community workstation (or the district government), which
@@ -21,8 +18,6 @@ async def w1_skills_training(procedure_run_id: int) -> str:
     Args:
         procedure_run_id: the procedure run in the case store.
     """
-    p = await Procedure.begin(procedure(W1.code), procedure_run_id)  # with the settings
-
     application = await p.human("w1.application",
                                 owner=application_owner(p.params, p.info["district"]))
     if application.outcome == "withdrawn":

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from prefect import flow
-
-from app.config.procedures import procedure
 from flows.employment.spec import W2, application_owner
-from flows.steps import Procedure, on_failure
+from flows.steps import Procedure, procedure_flow
 
 
-@flow(name=W2.flow_name, persist_result=True, on_failure=[on_failure], on_crashed=[on_failure])
-async def w2_public_welfare_job(procedure_run_id: int) -> str:
+@procedure_flow(W2)
+async def w2_public_welfare_job(p: Procedure) -> str:
     """Find a public-welfare job (community or elderly services) for a child's family member.
 
     The family member applies at the community workstation (or the district government), which
@@ -20,8 +17,6 @@ async def w2_public_welfare_job(procedure_run_id: int) -> str:
     Args:
         procedure_run_id: the procedure run in the case store.
     """
-    p = await Procedure.begin(procedure(W2.code), procedure_run_id)  # with the settings
-
     application = await p.human("w2.application",
                                 owner=application_owner(p.params, p.info["district"]))
     if application.outcome == "withdrawn":

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from prefect import flow
-
-from app.config.procedures import procedure
 from flows.employment.spec import W3, application_owner
-from flows.steps import Procedure, on_failure
+from flows.steps import Procedure, procedure_flow
 
 
-@flow(name=W3.flow_name, persist_result=True, on_failure=[on_failure], on_crashed=[on_failure])
-async def w3_startup_support(procedure_run_id: int) -> str:
+@procedure_flow(W3)
+async def w3_startup_support(p: Procedure) -> str:
     """Help a child's family member start a business.
 
     The family member applies at the community workstation (or the district government), which
@@ -22,8 +19,6 @@ async def w3_startup_support(procedure_run_id: int) -> str:
     Args:
         procedure_run_id: the procedure run in the case store.
     """
-    p = await Procedure.begin(procedure(W3.code), procedure_run_id)  # with the settings
-
     application = await p.human("w3.application",
                                 owner=application_owner(p.params, p.info["district"]))
     if application.outcome == "withdrawn":

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from prefect import flow
-
-from app.config.procedures import procedure
 from flows.employment.spec import W4, application_owner
-from flows.steps import Procedure, on_failure
+from flows.steps import Procedure, procedure_flow
 
 
-@flow(name=W4.flow_name, persist_result=True, on_failure=[on_failure], on_crashed=[on_failure])
-async def w4_vocational_training(procedure_run_id: int) -> str:
+@procedure_flow(W4)
+async def w4_vocational_training(p: Procedure) -> str:
     """Bring a disabled minor into vocational education or training.
 
     The community workstation (or the district government) refers the child (5 working days)
@@ -21,8 +18,6 @@ async def w4_vocational_training(procedure_run_id: int) -> str:
     Args:
         procedure_run_id: the procedure run in the case store.
     """
-    p = await Procedure.begin(procedure(W4.code), procedure_run_id)  # with the settings
-
     referral = await p.human("w4.referral",
                              owner=application_owner(p.params, p.info["district"]))
     if referral.outcome == "withdrawn":

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from prefect import flow
-
-from app.config.procedures import procedure
 from app.domain.workdays import due_after
 from flows.judicial.spec import J1
-from flows.steps import Procedure, morning, on_failure
+from flows.steps import Procedure, morning, procedure_flow
 
 
-@flow(name=J1.flow_name, persist_result=True, on_failure=[on_failure], on_crashed=[on_failure])
-async def j1_family_tracing(procedure_run_id: int) -> str:
+@procedure_flow(J1)
+async def j1_family_tracing(p: Procedure) -> str:
     """Trace a child's family until it is found or the case is closed.
 
     The police search the rescue information system, the population information system and
@@ -24,7 +21,6 @@ async def j1_family_tracing(procedure_run_id: int) -> str:
     Args:
         procedure_run_id: the procedure run in the case store.
     """
-    p = await Procedure.begin(procedure(J1.code), procedure_run_id)  # with the settings
     interval = p.spec.wait("interval").duration
 
     rounds = 1

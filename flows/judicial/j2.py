@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from prefect import flow
-
-from app.config.procedures import procedure
 from app.domain.workdays import due_after
 from flows.judicial.spec import J2
-from flows.steps import Procedure, morning, on_failure
+from flows.steps import Procedure, morning, procedure_flow
 
 
-@flow(name=J2.flow_name, persist_result=True, on_failure=[on_failure], on_crashed=[on_failure])
-async def j2_hukou_registration(procedure_run_id: int) -> str:
+@procedure_flow(J2)
+async def j2_hukou_registration(p: Procedure) -> str:
     """Register the household of a child still without family two years after placement.
 
     The clock starts at placement and stops when the family is found; when it runs out, the
@@ -23,7 +20,6 @@ async def j2_hukou_registration(procedure_run_id: int) -> str:
     Args:
         procedure_run_id: the procedure run in the case store.
     """
-    p = await Procedure.begin(procedure(J2.code), procedure_run_id)  # with the settings
     given = p.params.get("placed_on")  # a placement recorded when J2 is started by hand
     if given:
         await p.record_placement(date.fromisoformat(given))

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from prefect import flow
-
-from app.config.procedures import procedure
 from flows.judicial.spec import J3
-from flows.steps import Procedure, on_failure
+from flows.steps import Procedure, procedure_flow
 
 
-@flow(name=J3.flow_name, persist_result=True, on_failure=[on_failure], on_crashed=[on_failure])
-async def j3_juvenile_record_sealing(procedure_run_id: int) -> str:
+@procedure_flow(J3)
+async def j3_juvenile_record_sealing(p: Procedure) -> str:
     """Handle a minor's offence education first, leniently, and seal the criminal record.
 
     The police make a social investigation of the minor → the procuratorate decides the
@@ -23,8 +20,6 @@ async def j3_juvenile_record_sealing(procedure_run_id: int) -> str:
     Args:
         procedure_run_id: the procedure run in the case store.
     """
-    p = await Procedure.begin(procedure(J3.code), procedure_run_id)  # with the settings
-
     investigation = await p.human("j3.investigation")
     if not investigation.offence_confirmed:
         return await p.finish("no_offence")

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from prefect import flow
-
-from app.config.procedures import procedure
 from app.domain.workdays import due_after
 from flows.judicial.spec import J4
-from flows.steps import Procedure, morning, on_failure
+from flows.steps import Procedure, morning, procedure_flow
 
 
-@flow(name=J4.flow_name, persist_result=True, on_failure=[on_failure], on_crashed=[on_failure])
-async def j4_community_correction(procedure_run_id: int) -> str:
+@procedure_flow(J4)
+async def j4_community_correction(p: Procedure) -> str:
     """Support a minor in community correction until release.
 
     The justice bureau fits a plan to the minor (identity protection, emotional support,
@@ -21,7 +18,6 @@ async def j4_community_correction(procedure_run_id: int) -> str:
     Args:
         procedure_run_id: the procedure run in the case store.
     """
-    p = await Procedure.begin(procedure(J4.code), procedure_run_id)  # with the settings
     interval = p.spec.wait("reviews").duration
 
     plan = await p.human("j4.plan")

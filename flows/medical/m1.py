@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from prefect import flow
-
-from app.config.procedures import procedure
 from flows.medical.spec import DEFAULT_HOSPITAL, M1
-from flows.steps import Procedure, on_failure
+from flows.steps import Procedure, procedure_flow
 
 
-@flow(name=M1.flow_name, persist_result=True, on_failure=[on_failure], on_crashed=[on_failure])
-async def m1_emergency_treatment(procedure_run_id: int) -> str:
+@procedure_flow(M1)
+async def m1_emergency_treatment(p: Procedure) -> str:
     """Treat a critically ill or injured street child at once; settle the bill afterwards.
 
     The designated hospital admits and treats at once, with no deposit (within 1 hour); a
@@ -23,7 +20,6 @@ async def m1_emergency_treatment(procedure_run_id: int) -> str:
     Args:
         procedure_run_id: the procedure run in the case store.
     """
-    p = await Procedure.begin(procedure(M1.code), procedure_run_id)  # with the settings
     hospital = p.params.get("hospital") or DEFAULT_HOSPITAL
 
     admission = await p.human("m1.admission", owner=hospital)

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from prefect import flow
-
-from app.config.procedures import procedure
 from flows.medical.spec import M2
-from flows.steps import Procedure, on_failure
+from flows.steps import Procedure, procedure_flow
 
 
-@flow(name=M2.flow_name, persist_result=True, on_failure=[on_failure], on_crashed=[on_failure])
-async def m2_medical_assistance(procedure_run_id: int) -> str:
+@procedure_flow(M2)
+async def m2_medical_assistance(p: Procedure) -> str:
     """Help a family pay for a child's treatment.
 
     The human resources and social security bureau enrols the child in medical insurance →
@@ -21,8 +18,6 @@ async def m2_medical_assistance(procedure_run_id: int) -> str:
     Args:
         procedure_run_id: the procedure run in the case store.
     """
-    p = await Procedure.begin(procedure(M2.code), procedure_run_id)  # with the settings
-
     enrolment = await p.human("m2.enrolment")
     if not enrolment.enrolled:
         return await p.finish("not_enrolled")

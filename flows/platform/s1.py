@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from prefect import flow
-
-from app.config.procedures import procedure
 from flows.platform.spec import S1
-from flows.steps import Procedure, on_failure
+from flows.steps import Procedure, procedure_flow
 
 
-@flow(name=S1.flow_name, persist_result=True, on_failure=[on_failure], on_crashed=[on_failure])
-async def s1_hotline_routing(procedure_run_id: int) -> str:
+@procedure_flow(S1)
+async def s1_hotline_routing(p: Procedure) -> str:
     """Take one agency through a hotline report routed to it.
 
     The agency acknowledges the report within 1 working day, or the task climbs its ladder;
@@ -22,7 +19,6 @@ async def s1_hotline_routing(procedure_run_id: int) -> str:
         procedure_run_id: the procedure run in the case store; its parameters name the
             hotline report (`report_id`) and the agency (`agency`).
     """
-    p = await Procedure.begin(procedure(S1.code), procedure_run_id)  # with the settings
     agency = p.params.get("agency")
     if not agency or "report_id" not in p.params:
         raise ValueError("S1 is started by the hotline intake (`protect intake`), which names "

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from prefect import flow
-
-from app.config.procedures import procedure
 from flows.psych.spec import MAX_SESSION_ROUNDS, P1
-from flows.steps import Procedure, on_failure
+from flows.steps import Procedure, procedure_flow
 
 
-@flow(name=P1.flow_name, persist_result=True, on_failure=[on_failure], on_crashed=[on_failure])
-async def p1_counselling(procedure_run_id: int) -> str:
+@procedure_flow(P1)
+async def p1_counselling(p: Procedure) -> str:
     """Counsel a child in difficulty.
 
     The protection center records the referral (2 working days) → its social worker assesses
@@ -22,8 +19,6 @@ async def p1_counselling(procedure_run_id: int) -> str:
     Args:
         procedure_run_id: the procedure run in the case store.
     """
-    p = await Procedure.begin(procedure(P1.code), procedure_run_id)  # with the settings
-
     await p.human("p1.referral")
     assessment = await p.human("p1.assessment")
     if assessment.outcome == "no_need":

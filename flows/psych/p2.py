@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from prefect import flow
-
-from app.config.procedures import procedure
 from app.domain.workdays import due_after
 from flows.psych.spec import P2, visit_key
-from flows.steps import Procedure, morning, on_failure
+from flows.steps import Procedure, morning, procedure_flow
 
 
-@flow(name=P2.flow_name, persist_result=True, on_failure=[on_failure], on_crashed=[on_failure])
-async def p2_regular_visits(procedure_run_id: int) -> str:
+@procedure_flow(P2)
+async def p2_regular_visits(p: Procedure) -> str:
     """Visit a child in difficulty at a set interval and record the emotional support given.
 
     The protection center agrees the plan: who visits (a community, a street office, a mass
@@ -23,7 +20,6 @@ async def p2_regular_visits(procedure_run_id: int) -> str:
     Args:
         procedure_run_id: the procedure run in the case store.
     """
-    p = await Procedure.begin(procedure(P2.code), procedure_run_id)  # with the settings
     visits = p.spec.wait("visits")
 
     plan = await p.human("p2.plan")

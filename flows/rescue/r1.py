@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from prefect import flow
-
-from app.config.procedures import procedure
 from flows.rescue.spec import R1
-from flows.steps import Procedure, on_failure
+from flows.steps import Procedure, procedure_flow
 
 
-@flow(name=R1.flow_name, persist_result=True, on_failure=[on_failure], on_crashed=[on_failure])
-async def r1_infant_orphan_placement(procedure_run_id: int) -> str:
+@procedure_flow(R1)
+async def r1_infant_orphan_placement(p: Procedure) -> str:
     """Place an abandoned infant or an orphan.
 
     The police record the finding and check the child's identity (1 working day) → a parent
@@ -22,8 +19,6 @@ async def r1_infant_orphan_placement(procedure_run_id: int) -> str:
     Args:
         procedure_run_id: the procedure run in the case store.
     """
-    p = await Procedure.begin(procedure(R1.code), procedure_run_id)  # with the settings
-
     finding = await p.human("r1.finding")
     if finding.parent_found:
         await p.start("R3", key="return-home")

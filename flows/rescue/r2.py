@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from prefect import flow
-
-from app.config.procedures import procedure
 from flows.rescue.spec import MAX_OUTREACH, R2
-from flows.steps import Procedure, on_failure
+from flows.steps import Procedure, procedure_flow
 
 
-@flow(name=R2.flow_name, persist_result=True, on_failure=[on_failure], on_crashed=[on_failure])
-async def r2_street_child_rescue(procedure_run_id: int) -> str:
+@procedure_flow(R2)
+async def r2_street_child_rescue(p: Procedure) -> str:
     """Rescue a street child.
 
     A clue arrives → the center's outreach team finds the child and persuades them (24 h) →
@@ -23,8 +20,6 @@ async def r2_street_child_rescue(procedure_run_id: int) -> str:
     Args:
         procedure_run_id: the procedure run in the case store (an id, never personal data).
     """
-    p = await Procedure.begin(procedure(R2.code), procedure_run_id)  # with the settings
-
     for attempt in range(1, MAX_OUTREACH + 1):
         outreach = await p.human("r2.outreach", key=f"outreach-{attempt}")
         if outreach.outcome == "accepted":

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from prefect import flow
-
-from app.config.procedures import procedure
 from app.domain.workdays import due_after
 from flows.rescue.spec import R3, SCHOOL_AGE, visit_key
-from flows.steps import Procedure, morning, on_failure
+from flows.steps import Procedure, morning, procedure_flow
 
 
-@flow(name=R3.flow_name, persist_result=True, on_failure=[on_failure], on_crashed=[on_failure])
-async def r3_return_home(procedure_run_id: int) -> str:
+@procedure_flow(R3)
+async def r3_return_home(p: Procedure) -> str:
     """Return a child home and follow them up.
 
     The family is assessed (guardian able and willing, home safe) → the center escorts the
@@ -26,7 +23,6 @@ async def r3_return_home(procedure_run_id: int) -> str:
     Args:
         procedure_run_id: the procedure run in the case store.
     """
-    p = await Procedure.begin(procedure(R3.code), procedure_run_id)  # with the settings
     visits = p.spec.wait("visits")
 
     assessment = await p.human("r3.assessment")

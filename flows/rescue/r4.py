@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from prefect import flow
-
-from app.config.procedures import procedure
 from flows.rescue.spec import R4, RUNGS, default_street
-from flows.steps import Procedure, on_failure
+from flows.steps import Procedure, procedure_flow
 
 
-@flow(name=R4.flow_name, persist_result=True, on_failure=[on_failure], on_crashed=[on_failure])
-async def r4_guardian_intervention(procedure_run_id: int) -> str:
+@procedure_flow(R4)
+async def r4_guardian_intervention(p: Procedure) -> str:
     """Climb the ladder of interventions against a guardian who fails their duty.
 
     The street office admonishes the guardian and stops the harm (3 working days) → a
@@ -22,7 +19,6 @@ async def r4_guardian_intervention(procedure_run_id: int) -> str:
     Args:
         procedure_run_id: the procedure run in the case store.
     """
-    p = await Procedure.begin(procedure(R4.code), procedure_run_id)  # with the settings
     rung = p.params.get("rung") or "admonition"
     if rung not in RUNGS:
         raise ValueError(f"unknown rung {rung!r}; one of {', '.join(RUNGS)}")

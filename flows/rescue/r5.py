@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from prefect import flow
-
-from app.config.procedures import procedure
 from flows.rescue.spec import R5
-from flows.steps import Procedure, on_failure
+from flows.steps import Procedure, procedure_flow
 
 
-@flow(name=R5.flow_name, persist_result=True, on_failure=[on_failure], on_crashed=[on_failure])
-async def r5_temporary_placement(procedure_run_id: int) -> str:
+@procedure_flow(R5)
+async def r5_temporary_placement(p: Procedure) -> str:
     """Place a child left without support in a welfare institution.
 
     Children whose parents are imprisoned, and rescued trafficked infants whose guardian is not
@@ -21,8 +18,6 @@ async def r5_temporary_placement(procedure_run_id: int) -> str:
     Args:
         procedure_run_id: the procedure run in the case store.
     """
-    p = await Procedure.begin(procedure(R5.code), procedure_run_id)  # with the settings
-
     placement = await p.human("r5.placement")
     admission = await p.human("r5.admission")
     if placement.reason == "trafficked_no_guardian":

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from prefect import flow
-
-from app.config.procedures import procedure
 from flows.rescue.spec import R6, default_street
-from flows.steps import Procedure, on_failure
+from flows.steps import Procedure, procedure_flow
 
 
-@flow(name=R6.flow_name, persist_result=True, on_failure=[on_failure], on_crashed=[on_failure])
-async def r6_living_assistance(procedure_run_id: int) -> str:
+@procedure_flow(R6)
+async def r6_living_assistance(p: Procedure) -> str:
     """Give a child's family the living assistance it is eligible for.
 
     The street office checks the family's eligibility → civil affairs enrols an eligible family
@@ -21,7 +18,6 @@ async def r6_living_assistance(procedure_run_id: int) -> str:
     Args:
         procedure_run_id: the procedure run in the case store.
     """
-    p = await Procedure.begin(procedure(R6.code), procedure_run_id)  # with the settings
     street = p.params.get("street") or default_street(p.info["district"])
 
     eligibility = await p.human("r6.eligibility", owner=street)

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from prefect import flow
-
-from app.config.procedures import procedure
 from flows.rescue.spec import R7
-from flows.steps import Procedure, on_failure
+from flows.steps import Procedure, procedure_flow
 
 
-@flow(name=R7.flow_name, persist_result=True, on_failure=[on_failure], on_crashed=[on_failure])
-async def r7_charity_visit(procedure_run_id: int) -> str:
+@procedure_flow(R7)
+async def r7_charity_visit(p: Procedure) -> str:
     """A charity visit to a poor family, especially one with serious illness or mental disorder.
 
     The Charity Federation visits the family → assesses its need → pays the grant when one is
@@ -19,8 +16,6 @@ async def r7_charity_visit(procedure_run_id: int) -> str:
     Args:
         procedure_run_id: the procedure run in the case store.
     """
-    p = await Procedure.begin(procedure(R7.code), procedure_run_id)  # with the settings
-
     await p.human("r7.visit")
     assessment = await p.human("r7.assessment")
     if assessment.grant_needed:

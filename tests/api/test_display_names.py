@@ -10,7 +10,7 @@ from typing import Any
 
 from app.adapters.store import db
 from app.domain import clock
-from app.services import cases as services
+from app.services import tasks
 from models import HumanTask
 from tests.api.conftest import add_task
 from tests.helpers import open_case, token_headers
@@ -73,9 +73,9 @@ def test_cases_and_runs_carry_the_names_of_their_codes(client: Any) -> None:
 def test_the_timeline_tells_each_event_as_a_sentence_in_beijing_time(client: Any) -> None:
     case, task_id = _escalated_identity_check()
     with db() as session:
-        services.complete_task(session=session, task_id=task_id, agency="psb",
-                               form={"outcome": "family_found"}, actor="agency:psb",
-                               now=clock.now())
+        tasks.complete_task(session=session, task_id=task_id, agency="psb",
+                            form={"outcome": "family_found"}, actor="agency:psb",
+                            now=clock.now())
     coordinator = token_headers("center", "coordinator")
     timeline = client.get(f"/api/v1/cases/{case}/timeline", headers=coordinator).json()
     sentences = {e["action"]: e["sentence"] for e in timeline["events"]}

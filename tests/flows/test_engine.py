@@ -14,7 +14,7 @@ from app.adapters.store import db
 from app.domain import clock
 from app.domain.errors import Conflict
 from app.runtime.sweep import sweep
-from app.services import cases as services
+from app.services import cases, procedures, tasks
 from models import AuditEvent, HumanTask, OutboxMessage, StepJournal
 from tests.helpers import (
     complete,
@@ -183,8 +183,8 @@ def test_two_agencies_completing_at_once_make_exactly_one_completion(system) -> 
     def attempt(outcome: str) -> None:
         try:
             with db() as session:
-                services.complete_task(session=session, task_id=task.id, agency="center",
-                                       form={"outcome": outcome}, actor="test", now=clock.now())
+                tasks.complete_task(session=session, task_id=task.id, agency="center",
+                                    form={"outcome": outcome}, actor="test", now=clock.now())
             results.append("done")
         except Conflict:
             results.append("conflict")
@@ -209,8 +209,8 @@ def test_a_completion_while_prefect_is_down_is_kept_and_resumes_after_a_sweep(sy
     system.server.stop()
     try:
         with db() as session:
-            services.complete_task(session=session, task_id=task.id, agency="center",
-                                   form={"outcome": "accepted"}, actor="test", now=clock.now())
+            tasks.complete_task(session=session, task_id=task.id, agency="center",
+                                form={"outcome": "accepted"}, actor="test", now=clock.now())
         assert dispatch(kinds=("resume",)).delivered == 0
         assert _task(task.id).status == "done"
         with db() as session:
@@ -288,9 +288,9 @@ def test_a_start_waits_in_the_outbox_while_runs_wait_for_a_worker(system, monkey
 
     case_no = open_case()
     with db() as session:
-        case = services.get_case(session=session, case_ref=case_no)
-        run_id = int(services.start_procedure(session=session, case_id=case.id, code="R2",
-                                              actor="test", now=clock.now()).id)
+        case = cases.get_case(session=session, case_ref=case_no)
+        run_id = int(procedures.start_procedure(session=session, case_id=case.id, code="R2",
+                                                actor="test", now=clock.now()).id)
         msg = session.exec(select(OutboxMessage).where(
             OutboxMessage.dedupe_key == start_message_key(run_id))).one()
         # Due a year from now: the serving process's own dispatcher leaves it to this test.

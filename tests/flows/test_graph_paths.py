@@ -2,8 +2,9 @@
 
 The audit trail records each step opened, each timer set, each procedure started by another
 and each end: in order, that is the path the run took. Every step of it must be an edge of the
-graph (flows/graphcheck.py), so a flow that goes somewhere its picture does not show fails here
-even when the source check cannot see it (a wrong branch, a missing condition).
+graph (flows/graphcheck.py): the graph is drawn beside the flow, and this is what keeps the
+picture true to what runs — a flow that opens a step, starts a procedure or ends in a way its
+picture does not show, on a path the flow tests take, fails here.
 """
 
 from __future__ import annotations

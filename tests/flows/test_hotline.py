@@ -69,7 +69,8 @@ class Platform:
                 pass
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", HOTLINE_PORT), Handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        threading.Thread(target=self.httpd.serve_forever, daemon=True,
+                         kwargs={"poll_interval": 0.05}).start()
 
     def stop(self) -> None:
         if self.httpd is not None:

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 
 from app.adapters.store import db
 from app.domain import clock
-from app.services import cases as services
+from app.services import tasks
 from models import Case, HumanTask, OutboxMessage, ProcedureRun
 from tests.helpers import hotline_report
 
@@ -20,8 +20,8 @@ def _complete(task_id: int, agency: str, form: dict[str, Any], actor: str) -> No
     from app.adapters.outbox import resume_message_key
 
     with db() as session:
-        services.complete_task(session=session, task_id=task_id, agency=agency, form=form,
-                               actor=actor, now=clock.now())
+        tasks.complete_task(session=session, task_id=task_id, agency=agency, form=form,
+                            actor=actor, now=clock.now())
         # The test plays the flow's part: no Prefect run is there to resume.
         for m in session.exec(select(OutboxMessage).where(
                 OutboxMessage.dedupe_key == resume_message_key(task_id))):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from app.entrypoints.web.i18n import MESSAGES
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "app" / "web" / "templates"
+TEMPLATES = Path(__file__).resolve().parents[2] / "app" / "entrypoints" / "web" / "templates"
 
 
 def test_chinese_and_english_tables_have_the_same_keys() -> None:

@@ -1,6 +1,7 @@
 """The pages: sign in and out, the agency inbox and its task forms, the case page, the
-managers' dashboard, sealed records. Each route checks the action (app/domain/access.py), opens one
-unit of work and calls the service layer, as the API routes do; no business rule lives here.
+managers' dashboard, sealed records. Each route checks the action (app/domain/access.py), then
+opens one unit of work and calls the service layer, or calls a use case that opens its own
+(completing a task), as the API routes do; no business rule lives here.
 """
 
 from __future__ import annotations
@@ -30,8 +31,16 @@ from app.domain.errors import Conflict, Forbidden, NotFound, ProtectError, Valid
 from app.domain.workdays import is_provisional, working_days_between
 from app.entrypoints.web import forms
 from app.entrypoints.web.i18n import DEFAULT, LANGUAGES, translator
-from app.services import cases as services
+from app.services import procedures, tasks
 from app.services import users as auth
+from app.services.cases import (
+    READER_ROLE,
+    allowed_agencies,
+    case_timeline,
+    list_cases,
+    read_case,
+    read_sealed_record,
+)
 from app.services.users import Unauthorized
 
 log = logging.getLogger("protect.web")
@@ -256,7 +265,7 @@ def inbox(request: Request, who: User,
     now = clock.now()
     done = request.query_params.get("done")
     with db() as session:
-        rows = [_task_row(t, no, now) for t, no in services.inbox(
+        rows = [_task_row(t, no, now) for t, no in tasks.inbox(
             session=session, viewer=who, now=now, agency=agency or None, overdue=overdue,
             limit=200)]
         submitted = after_submit(session, who, after, now, language(request),
@@ -278,8 +287,8 @@ def _task_context(who: Principal, task_id: int, lang: str) -> dict[str, Any]:
     t = translator(lang)
     now = clock.now()
     with db() as session:
-        task, case_no, view = services.read_task(session=session, task_id=task_id, viewer=who,
-                                                 now=now)
+        task, case_no, view = tasks.read_task(session=session, task_id=task_id, viewer=who,
+                                              now=now)
         spec = step_spec(task.step)
         fields = forms.form_fields(spec.form)
         owner = task.owner + ("/supervisor" if task.owner_role == "supervisor" else "")
@@ -298,7 +307,7 @@ def _task_context(who: Principal, task_id: int, lang: str) -> dict[str, Any]:
                 "completed_by": agency_name(task.completed_by, lang) if task.completed_by
                 else "",
                 "can_complete": access.allowed(who, "task.complete")
-                and task.status == "open" and who.agency in services.allowed_agencies(task)}
+                and task.status == "open" and who.agency in allowed_agencies(task)}
 
 
 TaskId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
@@ -315,8 +324,6 @@ def task_page(request: Request, task_id: TaskId, who: User) -> HTMLResponse:
 @router.post("/tasks/{task_id}", response_class=HTMLResponse)
 async def complete_task(request: Request, task_id: TaskId, who: User) -> Response:
     """Complete the task with its form; a refused form comes back with its messages."""
-    from app.adapters.dispatch import dispatch
-    from app.adapters.outbox import resume_message_key
     from app.config.procedures import step_spec
 
     need(who, "task.complete")
@@ -324,13 +331,10 @@ async def complete_task(request: Request, task_id: TaskId, who: User) -> Respons
     check_csrf(request, data)
 
     def complete() -> bool:
-        with db() as session:
-            task = services.visible_task(session=session, task_id=task_id, viewer=who)
-            fields = forms.form_fields(step_spec(task.step).form)
-            services.complete_task(session=session, task_id=task_id, agency=who.agency,
-                                   form=forms.parse_form(fields, data), actor=who.actor,
-                                   now=clock.now())
-        return dispatch(keys=[resume_message_key(task_id)]).delivered > 0
+        return tasks.complete_task_and_resume(
+            task_id=task_id, agency=who.agency, actor=who.actor, viewer=who,
+            form=lambda step: forms.parse_form(forms.form_fields(step_spec(step).form), data),
+        ).resumed
 
     try:
         resumed = await run_in_threadpool(complete)
@@ -361,7 +365,7 @@ def cases(request: Request, who: User,
     with db() as session:
         rows = [{"case": c.case_no, "district": c.district, "status": c.status,
                  "opened_at": c.opened_at}
-                for c in services.list_cases(session=session, limit=100)]
+                for c in list_cases(session=session, limit=100)]
     return render(request, "cases.html", who=who, rows=rows)
 
 
@@ -373,10 +377,10 @@ def case_page(request: Request, who: User,
     need(who, "case.read")
     now = clock.now()
     with db() as session:
-        view = services.read_case(session=session, case_ref=case_ref, viewer=who, now=now)
+        view = read_case(session=session, case_ref=case_ref, viewer=who, now=now)
         story = None
         if access.allowed(who, "case.timeline"):
-            tl = services.case_timeline(session=session, case_ref=case_ref)
+            tl = case_timeline(session=session, case_ref=case_ref)
             d = tl["dossier"]
             story = {
                 "dossier": {"community": d.community, "categories": list(d.categories),
@@ -424,11 +428,11 @@ def dashboard(request: Request, who: User,
     with db() as session:
         figures = indicators.compute(session=session, scope=scope).indicators
         trend = indicators.monthly_trend(session=session, now=now)
-        overdue = [_task_row(x, no, now) for x, no in services.inbox(
+        overdue = [_task_row(x, no, now) for x, no in tasks.inbox(
             session=session, viewer=who, now=now, overdue=True, limit=100)]
-        escalated = [_task_row(x, no, now) for x, no in services.inbox(
+        escalated = [_task_row(x, no, now) for x, no in tasks.inbox(
             session=session, viewer=who, now=now, escalated=True, limit=100)]
-        links = services.flow_run_ids(session=session, run_ids={
+        links = procedures.flow_run_ids(session=session, run_ids={
             r["procedure_run_id"] for r in overdue + escalated})
     # The years ahead without official holiday data: deadlines there are provisional.
     calendar_years = uncovered_years(now, AHEAD_DAYS)
@@ -468,10 +472,9 @@ def sealed(request: Request, who: User,
     shown = None
     if record is not None:
         with db() as session:
-            r = services.read_sealed_record(session=session, record_id=record,
-                                            agency=who.agency,
-                                            role=services.READER_ROLE.get(who.agency, "judicial"),
-                                            actor=who.actor, now=clock.now())
+            r = read_sealed_record(session=session, record_id=record, agency=who.agency,
+                                   role=READER_ROLE.get(who.agency, "judicial"),
+                                   actor=who.actor, now=clock.now())
             shown = {"id": r.id, "record_no": r.record_no, "authority": r.authority,
                      "sealed_on": r.sealed_on, "content": dict(r.content),
                      # The records of J3's steps, each under its step ("judgment" or

@@ -38,7 +38,8 @@ from app.config.vocabulary import (
 from app.domain import access
 from app.domain.access import Principal
 from app.domain.errors import Forbidden, NotFound
-from app.services import cases as services
+from app.services import tasks
+from app.services.cases import allowed_agencies
 from models import HotlineReport, HumanTask, ProcedureRun
 
 Translate = Callable[..., str]
@@ -199,7 +200,7 @@ def hotline_report(session: Session, who: Principal, task: HumanTask, now: datet
     if not task.step.startswith("s1."):
         return None
     if not (who.has(*access.UNRESTRICTED) or (
-            who.has("worker", "supervisor") and who.agency in services.allowed_agencies(task))):
+            who.has("worker", "supervisor") and who.agency in allowed_agencies(task))):
         return None
     run = session.get(ProcedureRun, task.procedure_run_id)
     report_id = (run.params or {}).get("report_id") if run is not None else None
@@ -227,14 +228,14 @@ def hotline_report(session: Session, who: Principal, task: HumanTask, now: datet
 def _holds(when: str, decision: dict[str, Any]) -> tuple[bool, bool] | None:
     """Whether a graph condition holds for a decision, and whether prose follows it (then a
     person decides what it means); None when the condition is prose (it cannot be told)."""
-    from flows.graphcheck import _ATOM, _condition
+    from flows.catalog import CONDITION_ATOM, condition_code
 
-    code = _condition(when)
+    code = condition_code(when)
     held = False
     for part in code.split(" or "):
         value = True
         for atom in part.split(" and "):
-            m = _ATOM.fullmatch(atom.strip())
+            m = CONDITION_ATOM.fullmatch(atom.strip())
             if m is None or m["field"] not in decision:
                 return None
             v = decision[m["field"]]
@@ -341,7 +342,7 @@ def after_submit(session: Session, who: Principal, task_id: int, now: datetime, 
     the next task of the case once it has opened (its step and owner, a link when the viewer
     may work it). `waiting`: it has not opened yet and should within seconds."""
     try:
-        done = services.visible_task(session=session, task_id=task_id, viewer=who)
+        done = tasks.visible_task(session=session, task_id=task_id, viewer=who)
     except (Forbidden, NotFound):
         return None
     if done.status != "done" or done.completed_at is None:

@@ -19,7 +19,7 @@ from app.entrypoints.api.schemas import (
     Timeline,
     case_names,
 )
-from app.services import cases as services
+from app.services import cases
 from flows.forms import District
 
 router = APIRouter(prefix="/cases", tags=["cases"])
@@ -33,7 +33,7 @@ def open_case(who: Annotated[Principal, allow("case.open")],
     """Open a case for a child from an intake form."""
     no_nul(form)
     with db() as session:
-        case = services.open_case(session=session, data=form, actor=who.actor, now=clock.now())
+        case = cases.open_case(session=session, data=form, actor=who.actor, now=clock.now())
         return CaseOpened(case=case.case_no, id=int(case.id or 0), district=case.district)
 
 
@@ -51,8 +51,8 @@ def list_cases(who: Annotated[Principal, allow("case.list")],
         return [CaseRow(case=c.case_no, id=int(c.id or 0), district=c.district, status=c.status,
                         opened_at=c.opened_at, district_name=w.district(c.district),
                         status_name=w.status("case", c.status))
-                for c in services.list_cases(session=session, limit=limit, offset=offset,
-                                             status=status, district=district)]
+                for c in cases.list_cases(session=session, limit=limit, offset=offset,
+                                          status=status, district=district)]
 
 
 @router.get("/{case_ref}", response_model=CaseView, response_model_exclude_unset=True)
@@ -62,8 +62,8 @@ def read_case(case_ref: CaseRef, who: Annotated[Principal, allow("case.read")],
     managers, for an agency the fields its tasks on the case need. Audited. The codes'
     names beside them (`district_name`, …, `?lang=`)."""
     with db() as session:
-        return case_names(services.read_case(session=session, case_ref=case_ref, viewer=who,
-                                             now=clock.now()), lang)
+        return case_names(cases.read_case(session=session, case_ref=case_ref, viewer=who,
+                                          now=clock.now()), lang)
 
 
 @router.get("/{case_ref}/timeline", response_model=Timeline)
@@ -80,10 +80,5 @@ def timeline(case_ref: CaseRef, who: Annotated[Principal, allow("case.timeline")
 def family_found(case_ref: CaseRef, who: Annotated[Principal, allow("case.family_found")]
                  ) -> FamilyFoundOut:
     """Record that the child's family is found: waiting clocks (J2) stop."""
-    from app.adapters.dispatch import dispatch
-
-    with db() as session:
-        cancelled = services.family_found(session=session, case_ref=case_ref, actor=who.actor,
-                                          now=clock.now())
-    dispatch(kinds=("resume",))
-    return FamilyFoundOut(case=case_ref, timers_cancelled=cancelled)
+    found = cases.family_found_and_resume(case_ref=case_ref, actor=who.actor)
+    return FamilyFoundOut(case=case_ref, timers_cancelled=found.timers_cancelled)

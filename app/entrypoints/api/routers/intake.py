@@ -7,9 +7,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body
 from pydantic import BaseModel
 
-from app.adapters.outbox import start_message_key
-from app.adapters.store import db
-from app.domain import clock
 from app.domain.access import Principal
 from app.entrypoints.api.deps import allow, no_nul
 
@@ -40,14 +37,12 @@ def intake(who: Annotated[Principal, allow("intake.receive")],
 
     Sending the same report again (same source and reference, same content) writes nothing
     and answers as the first time, with `created: false`."""
-    from app.adapters.dispatch import dispatch
     from app.services.hotline import receive_report
+    from app.services.procedures import commit_and_start
 
     no_nul(report)
-    with db() as session:
-        receipt = receive_report(session=session, data=report, actor=who.actor, now=clock.now())
-    queued = False
-    if receipt.created and receipt.run_ids:
-        delivered = dispatch(keys=[start_message_key(r) for r in receipt.run_ids]).delivered
-        queued = delivered < len(receipt.run_ids)
-    return IntakeOut(**receipt.to_dict(), queued=queued)
+    starts = commit_and_start(
+        lambda session, now: receive_report(session=session, data=report, actor=who.actor,
+                                            now=now),
+        lambda receipt: receipt.run_ids if receipt.created else [])
+    return IntakeOut(**starts.result.to_dict(), queued=starts.queued)

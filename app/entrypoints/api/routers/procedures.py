@@ -6,14 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter
 
-from app.adapters.outbox import start_message_key
 from app.adapters.store import db
 from app.config.vocabulary import Vocabulary
-from app.domain import clock
 from app.domain.access import Principal
 from app.entrypoints.api.deps import CaseRef, DisplayLang, allow
 from app.entrypoints.api.schemas import ProcedureOut, RunOut, StartIn, StartOut
-from app.services import cases as services
+from app.services.procedures import list_runs, start_and_dispatch
 
 router = APIRouter(tags=["procedures"])
 
@@ -36,23 +34,11 @@ def start(case_ref: CaseRef, body: StartIn,
     `params` are checked against the procedure's declared parameters (422, field by field).
     A procedure already running on the case is a 409, unless `again` is true and `reason`
     says why a second run is wanted (kept in the audit trail)."""
-    from app.adapters.dispatch import dispatch
-    from app.config.procedures import procedure
-
-    procedure(body.code)  # UnknownProcedure (404) before the case is looked up
-    with db() as session:
-        case = services.get_case(session=session, case_ref=case_ref)
-        run = services.start_procedure(session=session, case_id=int(case.id or 0),
-                                       code=body.code, actor=who.actor, now=clock.now(),
-                                       params=body.params, again=body.again,
-                                       reason=body.reason)
-        run_id, case_no, code = int(run.id or 0), case.case_no, run.code
-    report = dispatch(keys=[start_message_key(run_id)])
-    with db() as session:
-        _, runs = services.list_runs(session=session, case_ref=case_no)
-        flow_run_id = next((r.flow_run_id for r in runs if r.id == run_id), None)
-    return StartOut(procedure_run=run_id, code=code, case=case_no, flow_run_id=flow_run_id,
-                    queued=report.delivered == 0)
+    started = start_and_dispatch(case_ref=case_ref, code=body.code, actor=who.actor,
+                                 params=body.params, again=body.again, reason=body.reason)
+    run = started.run
+    return StartOut(procedure_run=int(run.id or 0), code=run.code, case=started.case_no,
+                    flow_run_id=run.flow_run_id, queued=started.queued)
 
 
 @router.get("/cases/{case_ref}/procedures", response_model=list[RunOut])
@@ -61,7 +47,7 @@ def runs(case_ref: CaseRef, who: Annotated[Principal, allow("procedure.runs")],
     """The case's procedure runs, oldest first, with their names (`?lang=`)."""
     w = Vocabulary(lang)
     with db() as session:
-        case, rows = services.list_runs(session=session, case_ref=case_ref)
+        case, rows = list_runs(session=session, case_ref=case_ref)
         return [RunOut(procedure_run=int(r.id or 0), code=r.code, case=case.case_no,
                        status=r.status, outcome=r.outcome, flow_run_id=r.flow_run_id,
                        parent_run_id=r.parent_run_id, started_at=r.started_at,

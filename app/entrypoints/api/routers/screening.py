@@ -122,14 +122,10 @@ def proposals(who: Annotated[Principal, allow("screening.review")],
 def confirm(dossier_id: Id, body: Confirmation,
             who: Annotated[Principal, allow("screening.review")]) -> list[dict[str, Any]]:
     """Confirm a dossier's proposals: open a case if needed and start the procedures."""
-    from app.adapters.dispatch import dispatch
-    from app.adapters.outbox import start_message_key
+    from app.services.procedures import commit_and_start
     from app.services.screening import confirm as confirm_proposals
 
-    with db() as session:
-        started = confirm_proposals(session=session, dossier_id=dossier_id, codes=body.codes,
-                                    actor=who.actor, now=clock.now())
-    runs = [s["procedure_run"] for s in started if s.get("procedure_run")]
-    if runs:
-        dispatch(keys=[start_message_key(r) for r in runs])
-    return started
+    return commit_and_start(
+        lambda session, now: confirm_proposals(session=session, dossier_id=dossier_id,
+                                               codes=body.codes, actor=who.actor, now=now),
+        lambda confirmed: [s["procedure_run"] for s in confirmed]).result

@@ -11,10 +11,9 @@ from app.domain import clock
 from app.domain.access import Principal
 from app.entrypoints.api.deps import allow
 from app.entrypoints.api.schemas import SealedOut
-from app.services import cases as services
+from app.services import cases
 
 router = APIRouter(prefix="/sealed-records", tags=["sealed records"])
-
 
 
 @router.get("/{record_id}", response_model=SealedOut)
@@ -23,9 +22,8 @@ def read(record_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
     """A sealed record, for a user with the judicial role at the court, the procuratorate
     or the police."""
     with db() as session:
-        r = services.read_sealed_record(session=session, record_id=record_id,
-                                        agency=who.agency,
-                                        role=services.READER_ROLE.get(who.agency, "judicial"),
-                                        actor=who.actor, now=clock.now())
+        r = cases.read_sealed_record(session=session, record_id=record_id, agency=who.agency,
+                                     role=cases.READER_ROLE.get(who.agency, "judicial"),
+                                     actor=who.actor, now=clock.now())
         return SealedOut(id=int(r.id or 0), case_id=r.case_id, record_no=r.record_no,
                          authority=r.authority, sealed_on=r.sealed_on, content=dict(r.content))

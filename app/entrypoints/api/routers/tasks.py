@@ -7,7 +7,6 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query
 
-from app.adapters.outbox import resume_message_key
 from app.adapters.store import db
 from app.config.procedures import step_spec
 from app.config.vocabulary import Vocabulary
@@ -15,7 +14,7 @@ from app.domain import clock
 from app.domain.access import Principal
 from app.entrypoints.api.deps import DisplayLang, TaskId, allow, no_nul
 from app.entrypoints.api.schemas import CaseView, Completed, TaskDetail, TaskRow
-from app.services import cases as services
+from app.services import tasks
 from flows.forms import AgencyCode
 from models import HumanTask
 
@@ -51,9 +50,8 @@ def inbox(who: Annotated[Principal, allow("task.inbox")],
     owner's, rung's and status's names beside the codes (`?lang=` or Accept-Language)."""
     now = clock.now()
     with db() as session:
-        rows = services.inbox(session=session, viewer=who, now=now, case_ref=case,
-                              agency=agency, overdue=overdue, status=status, limit=limit,
-                              offset=offset)
+        rows = tasks.inbox(session=session, viewer=who, now=now, case_ref=case, agency=agency,
+                           overdue=overdue, status=status, limit=limit, offset=offset)
         return [TaskRow(**_row(t, no, now, lang)) for t, no in rows]
 
 
@@ -63,8 +61,8 @@ def read_task(task_id: TaskId, who: Annotated[Principal, allow("task.read")],
     """A task, the case fields its step needs, and its form's JSON schema. Audited."""
     now = clock.now()
     with db() as session:
-        task, case_no, view = services.read_task(session=session, task_id=task_id, viewer=who,
-                                                 now=now)
+        task, case_no, view = tasks.read_task(session=session, task_id=task_id, viewer=who,
+                                              now=now)
         return TaskDetail(
             **_row(task, case_no, now, lang), ladder=list(task.ladder),
             completed_at=task.completed_at, completed_by=task.completed_by,
@@ -79,12 +77,7 @@ def complete(task_id: TaskId, who: Annotated[Principal, allow("task.complete")],
                  description="The step's form (see the task's form_schema and "
                              "docs/examples/).")]) -> Completed:
     """Complete a task as the caller's agency; the procedure resumes."""
-    from app.adapters.dispatch import dispatch
-
     no_nul(form)
-    with db() as session:
-        services.visible_task(session=session, task_id=task_id, viewer=who)
-        services.complete_task(session=session, task_id=task_id, agency=who.agency, form=form,
-                               actor=who.actor, now=clock.now())
-    report = dispatch(keys=[resume_message_key(task_id)])
-    return Completed(task=task_id, status="done", resumed=report.delivered > 0)
+    done = tasks.complete_task_and_resume(task_id=task_id, agency=who.agency, form=form,
+                                          actor=who.actor, viewer=who)
+    return Completed(task=task_id, status="done", resumed=done.resumed)
