@@ -164,7 +164,7 @@ def test_the_librarys_holidays_leave_out_days_off_it_cannot_pair_with_a_working_
 def test_task_rows_mark_a_deadline_in_a_year_without_data_provisional() -> None:
     from app.entrypoints.api.routers.tasks import _row
     from app.entrypoints.api.schemas import TaskRow
-    from app.entrypoints.cli import _task_row as cli_row
+    from app.entrypoints.cli.tasks import _task_row as cli_row
     from app.entrypoints.web.pages import _task_row as page_row
 
     def task(due: datetime) -> Any:
@@ -286,14 +286,14 @@ def _records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
 def test_start_up_says_once_that_the_next_90_days_lack_official_data_and_commands_never(
         store: str, configured: Use, monkeypatch: pytest.MonkeyPatch,
         caplog: pytest.LogCaptureFixture) -> None:
-    from app.entrypoints.cli import _ready
+    from app.entrypoints.cli.common import ready
 
     caplog.set_level(logging.INFO, logger="protect.calendar")
     monkeypatch.setattr(clock, "now", lambda: BEFORE_2027.astimezone(UTC))
-    _ready()  # what a short command (case open, stats…) does: nothing said
+    ready()  # what a short command (case open, stats…) does: nothing said
     assert _records(caplog) == []
-    _ready(starting=True)  # protect up / serve / api
-    _ready(starting=True)
+    ready(starting=True)  # protect up / serve / api
+    ready(starting=True)
     records = _records(caplog)
     assert len(records) == 1 and records[0].levelno == logging.WARNING
     assert "no official working-day calendar for 2027 within the next 90 days" in \
@@ -301,7 +301,7 @@ def test_start_up_says_once_that_the_next_90_days_lack_official_data_and_command
     assert "provisional" in records[0].getMessage()
     caplog.clear()
     configured(FIXTURE)  # the notice is entered: a restart says nothing
-    _ready(starting=True)
+    ready(starting=True)
     assert _records(caplog) == []
 
 

@@ -31,7 +31,8 @@ from models import (
 
 def _run_and_case(session: Session, procedure_run_id: int) -> tuple[ProcedureRun, Case]:
     run = session.get(ProcedureRun, procedure_run_id)
-    assert run is not None
+    if run is None:
+        raise LookupError(f"no procedure run {procedure_run_id}")
     case = session.get(Case, run.case_id)
     assert case is not None
     return run, case
@@ -57,11 +58,7 @@ def _run_info(run: ProcedureRun, case: Case) -> dict[str, Any]:
 def begin_run(procedure_run_id: int, flow_run_id: str) -> dict[str, Any]:
     """Mark the run as running in this flow run; return what the flow may know of it."""
     with db() as session:
-        run = session.get(ProcedureRun, procedure_run_id)
-        if run is None:
-            raise LookupError(f"no procedure run {procedure_run_id}")
-        case = session.get(Case, run.case_id)
-        assert case is not None
+        run, case = _run_and_case(session, procedure_run_id)
         if run.status == "starting":
             run.status = "running"
         run.flow_run_id = flow_run_id
@@ -79,11 +76,7 @@ def replay_state(procedure_run_id: int) -> dict[str, Any]:
       store but not yet delivered is still waited for through Prefect.
     """
     with db() as session:
-        run = session.get(ProcedureRun, procedure_run_id)
-        if run is None:
-            raise LookupError(f"no procedure run {procedure_run_id}")
-        case = session.get(Case, run.case_id)
-        assert case is not None
+        run, case = _run_and_case(session, procedure_run_id)
         done = session.exec(select(HumanTask.id).where(
             HumanTask.procedure_run_id == procedure_run_id, HumanTask.status == "done")).all()
         ended = session.exec(select(Timer.id).where(
