@@ -86,6 +86,18 @@ def store() -> str:
     return url
 
 
+@pytest.fixture()
+def quiet_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A case store of the test's own, of the suite's kind, made the configured one: for the
+    checks that something writes nothing, which count whole tables. The session's store keeps
+    changing under such a count once the runner is up: it serves, at its own pace, the runs
+    that any earlier test started or queued."""
+    from tests.pg import own_store
+
+    with own_store(TEST_DATABASE, tmp_path, "protect_quiet", monkeypatch) as url:
+        yield url
+
+
 class System:
     """What the flow tests run against."""
 

@@ -201,10 +201,10 @@ def later(days: float) -> str:
 def protect(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run the `protect` command in this process: the installed command's own `main` (its exit
     codes and its error lines included) on `protect ARGS`, with Click's test streams for its
-    stdin, stdout and stderr. A cold interpreter per command costs a second or more of imports; the
-    command started as a process of its own is tested where that is the point (the refusals to
-    start in tests/test_calendar.py and tests/test_procedure_settings.py, a password read from
-    stdin in tests/api/test_users_cli.py)."""
+    stdin, stdout and stderr. A cold interpreter per command costs a second or more of imports;
+    the command started as a process of its own is tested where that is the point: the refusals
+    to start in tests/test_calendar_in_use.py and tests/test_procedure_settings_in_use.py, a
+    password read from stdin in tests/api/test_users_cli.py."""
     from typer.testing import CliRunner
 
     from app.entrypoints.cli import main

@@ -159,7 +159,7 @@ def _refusal(report: Any) -> dict[str, str]:
     return {e.field: e.code for e in exc.value.errors}
 
 
-def test_refuses_a_report_field_by_field_and_writes_nothing(store) -> None:
+def test_refuses_a_report_field_by_field_and_writes_nothing(quiet_store) -> None:
     report = hotline_report()
     report["source"] = "110"
     report["reporter"]["phone"] = "call me"
@@ -172,7 +172,7 @@ def test_refuses_a_report_field_by_field_and_writes_nothing(store) -> None:
                                 "child.id_number": "id_number.check_digit"}
 
 
-def test_refuses_a_report_without_concerns_or_with_an_unknown_one(store) -> None:
+def test_refuses_a_report_without_concerns_or_with_an_unknown_one(quiet_store) -> None:
     empty = hotline_report()
     empty["concerns"] = []
     assert list(_refusal(empty)) == ["concerns"]
@@ -180,11 +180,11 @@ def test_refuses_a_report_without_concerns_or_with_an_unknown_one(store) -> None
     assert list(_refusal(unknown)) == ["concerns.0"]
 
 
-def test_refuses_a_street_that_is_not_in_the_childs_district(store) -> None:
+def test_refuses_a_street_that_is_not_in_the_childs_district(quiet_store) -> None:
     assert _refusal(hotline_report(street="jinfeng-mancheng")) == {"street": "street.unknown"}
 
 
-def test_refuses_a_report_that_is_not_an_object(store) -> None:
+def test_refuses_a_report_that_is_not_an_object(quiet_store) -> None:
     assert _refusal(["not", "a", "report"]) == {"form": "form.not_an_object"}
 
 
@@ -226,7 +226,7 @@ def test_a_report_opens_a_case_routes_one_s1_run_per_agency_and_starts_its_proce
     assert not [v for v in PERSONAL if v in sent]
 
 
-def test_the_same_report_again_creates_nothing_new(store) -> None:
+def test_the_same_report_again_creates_nothing_new(quiet_store) -> None:
     report = hotline_report(concerns=["neglect"])
     first = _receive(report)
     before = _counts()
@@ -237,7 +237,7 @@ def test_the_same_report_again_creates_nothing_new(store) -> None:
         first.report_id, first.case, first.routed, first.started)
 
 
-def test_the_same_reference_with_other_content_is_a_conflict(store) -> None:
+def test_the_same_reference_with_other_content_is_a_conflict(quiet_store) -> None:
     report = hotline_report()
     _receive(report)
     before = _counts()
@@ -312,7 +312,7 @@ def test_a_lower_case_x_finds_the_known_child_and_typed_text_is_cleaned(store) -
     assert (row.content["child"]["name"], row.content["reporter"]["name"]) == (name, "王五")
 
 
-def test_refuses_control_characters_in_a_reports_text(store) -> None:
+def test_refuses_control_characters_in_a_reports_text(quiet_store) -> None:
     report = hotline_report()
     report["description"] = "孩子在桥下\x1b[2J睡觉"
     report["reporter"]["name"] = "@SUM(A1)"

@@ -39,37 +39,37 @@ def test_opens_a_case_with_a_case_number_for_a_valid_intake(store) -> None:
     assert case.case_no.startswith(f"C{clock.now().year}-")
 
 
-def test_refuses_an_id_number_with_a_wrong_check_digit(store) -> None:
+def test_refuses_an_id_number_with_a_wrong_check_digit(quiet_store) -> None:
     form = intake_form()
     good = form["child"]["id_number"]
     form["child"]["id_number"] = good[:17] + ("0" if good[17] != "0" else "1")
     assert _refusal(form) == {"child.id_number": "id_number.check_digit"}
 
 
-def test_refuses_an_id_number_that_is_not_18_characters(store) -> None:
+def test_refuses_an_id_number_that_is_not_18_characters(quiet_store) -> None:
     form = intake_form()
     form["child"]["id_number"] = form["child"]["id_number"][:15]
     assert list(_refusal(form)) == ["child.id_number"]
 
 
-def test_refuses_a_birth_date_that_differs_from_the_one_in_the_id_number(store) -> None:
+def test_refuses_a_birth_date_that_differs_from_the_one_in_the_id_number(quiet_store) -> None:
     form = intake_form(birth=date(2014, 6, 1))
     form["child"]["birth_date"] = "2014-06-02"
     assert _refusal(form) == {"child.id_number": "id_number.birth_date_mismatch"}
 
 
-def test_refuses_a_person_who_is_18_or_older_at_intake(store) -> None:
+def test_refuses_a_person_who_is_18_or_older_at_intake(quiet_store) -> None:
     form = intake_form(birth=date(2008, 1, 1), intake_date=date(2026, 11, 20))
     assert _refusal(form) == {"child.birth_date": "birth_date.adult_at_intake"}
 
 
-def test_refuses_a_district_that_is_not_one_of_the_six(store) -> None:
+def test_refuses_a_district_that_is_not_one_of_the_six(quiet_store) -> None:
     form = intake_form()
     form["child"]["district"] = "haidian"
     assert _refusal(form)["child.district"] == "district.invalid"
 
 
-def test_refuses_missing_required_fields_each_by_name(store) -> None:
+def test_refuses_missing_required_fields_each_by_name(quiet_store) -> None:
     form = intake_form()
     del form["child"]["name"], form["child"]["sex"]
     del form["intake_date"]
@@ -131,7 +131,7 @@ def _id_ending_in_x(birth: date) -> str:
     return first17 + "X"
 
 
-def test_a_guardians_id_number_gets_the_childs_gb_11643_check(store) -> None:
+def test_a_guardians_id_number_gets_the_childs_gb_11643_check(quiet_store) -> None:
     form = intake_form()
     form["guardians"][0]["id_number"] = "110105194912310020"  # check digit should be X
     [error] = _errors(form)
@@ -158,7 +158,7 @@ def test_a_lower_case_x_is_accepted_kept_upper_case_and_found_again(store) -> No
                            actor="test", now=clock.now())
 
 
-def test_invisible_characters_are_stripped_and_control_characters_refused(store) -> None:
+def test_invisible_characters_are_stripped_and_control_characters_refused(quiet_store) -> None:
     form = intake_form()
     name = form["child"]["name"]
     form["child"]["name"] = f"\u200b{name[:2]}\u200d{name[2:]}\u202e"

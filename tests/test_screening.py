@@ -198,7 +198,7 @@ def test_a_corrected_csv_rejects_file_keeps_the_first_row_numbers(store, tmp_pat
     assert out2["rejects_file"] is None
 
 
-def test_ten_thousand_rows_with_good_bad_and_duplicate_rows_import_in_seconds(store,
+def test_ten_thousand_rows_with_good_bad_and_duplicate_rows_import_in_seconds(quiet_store,
                                                                                tmp_path) -> None:
     people = People()
     # 300 children another community screened first: in the big list they are duplicates.
@@ -259,7 +259,7 @@ def test_ten_thousand_rows_with_good_bad_and_duplicate_rows_import_in_seconds(st
     assert [count(t) for t in tables] == before
 
 
-def test_the_same_rows_in_a_new_file_from_the_same_community_create_nothing(store) -> None:
+def test_the_same_rows_in_a_new_file_from_the_same_community_create_nothing(quiet_store) -> None:
     people = People()
     rows = [people.row() for _ in range(5)]
     do_import(csv_bytes(rows))

@@ -46,7 +46,7 @@ def _refused(case_no: str, code: str, **kw: Any) -> dict[str, str]:
 # --- the code -----------------------------------------------------------------------------------
 
 
-def test_an_unknown_code_is_a_not_found_naming_the_known_codes(store) -> None:
+def test_an_unknown_code_is_a_not_found_naming_the_known_codes(quiet_store) -> None:
     case = open_case()
     before = _counts()
     with pytest.raises(UnknownProcedure, match="unknown procedure 'XX'; known: E1, E2"):
@@ -67,7 +67,8 @@ def test_protect_start_with_an_unknown_code_prints_one_error_line_and_exits_2(st
 # --- a second run of a running procedure --------------------------------------------------------
 
 
-def test_a_running_procedure_is_not_started_again_whatever_the_case_of_its_code(store) -> None:
+def test_a_running_procedure_is_not_started_again_whatever_the_case_of_its_code(
+        quiet_store) -> None:
     case = open_case()
     first = _start(case, "R2")
     assert first.code == "R2"
@@ -85,7 +86,7 @@ def test_a_running_procedure_is_not_started_again_whatever_the_case_of_its_code(
     assert _start(case, "R2").id not in (first.id, keyed.id)
 
 
-def test_a_deliberate_second_run_needs_again_and_a_reason_that_the_audit_keeps(store) -> None:
+def test_a_deliberate_second_run_needs_again_and_a_reason_that_the_audit_keeps(quiet_store) -> None:
     case = open_case()
     first = _start(case, "R2")
     assert _refused(case, "R2", again=True) == {"reason": "reason.required"}
@@ -139,7 +140,7 @@ def test_protect_start_again_with_a_reason_starts_a_second_run(store, monkeypatc
 # --- declared parameters ------------------------------------------------------------------------
 
 
-def test_an_impossible_date_is_refused_before_anything_is_written(store) -> None:
+def test_an_impossible_date_is_refused_before_anything_is_written(quiet_store) -> None:
     case = open_case()
     assert _refused(case, "J2", params={"placed_on": "2026-13-45"}) == {
         "params.placed_on": "placed_on.date"}
@@ -149,7 +150,7 @@ def test_an_impossible_date_is_refused_before_anything_is_written(store) -> None
         "placed_on": "2026-03-01"}
 
 
-def test_an_unknown_parameter_is_refused_naming_the_known_ones(store) -> None:
+def test_an_unknown_parameter_is_refused_naming_the_known_ones(quiet_store) -> None:
     case = open_case()
     with pytest.raises(ValidationFailed) as exc:
         _start(case, "J2", params={"placed": "2026-03-01"})
@@ -160,7 +161,7 @@ def test_an_unknown_parameter_is_refused_naming_the_known_ones(store) -> None:
         "params.street": "params.unknown"}
 
 
-def test_codes_must_be_agencies_of_the_right_level_districts_or_choices(store) -> None:
+def test_codes_must_be_agencies_of_the_right_level_districts_or_choices(quiet_store) -> None:
     case = open_case()
     assert _refused(case, "R4", params={"street": "street:nowhere", "rung": "sermon"}) == {
         "params.street": "street.agency", "params.rung": "rung.choice"}
@@ -176,7 +177,7 @@ def test_codes_must_be_agencies_of_the_right_level_districts_or_choices(store) -
     assert _start(case, "E5", params={"district": "jinfeng"}).code == "E5"
 
 
-def test_a_procedure_only_the_system_starts_is_refused_by_hand(store) -> None:
+def test_a_procedure_only_the_system_starts_is_refused_by_hand(quiet_store) -> None:
     case = open_case()
     assert _refused(case, "S1", params={}) == {"code": "code.not_by_hand"}
 

@@ -16,7 +16,7 @@ from app.services.procedure_docs import DOCS_COMMAND, mermaid, render_docs
 from flows.catalog import base_procedures
 from tests.helpers import protect
 
-DOCS = Path(__file__).parent.parent / "docs" / "procedures.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "procedures.md"
 PROCS = base_procedures()
 
 

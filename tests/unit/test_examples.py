@@ -12,7 +12,7 @@ from app.config.procedures import all_procedures, step_spec
 from app.services.cases import check_intake
 from app.services.hotline import check_report
 
-EXAMPLES = Path(__file__).parent.parent / "docs" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 # Not a step's form: the intake form that opens a case, and a hotline report (docs/hotline.md).
 INTAKES = ("case-open.json", "hotline-report.json")
 FORMS = sorted(p for p in EXAMPLES.glob("*.json") if p.name not in INTAKES)
