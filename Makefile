@@ -27,11 +27,13 @@ run: setup
 	$(BIN)/protect up
 
 # Everything: tests/unit and the tests against a real Prefect server and runner, the case store
-# on SQLite and PostgreSQL, the command line and the pages in chromium: about ten minutes here
-# from a fresh clone, the install included.
+# on SQLite and PostgreSQL, the command line and the pages in chromium. On TEST_WORKERS
+# processes (pytest-xdist), each with a Prefect server, runner and store of its own; the tests
+# marked `last` wait for the others and read what every worker left (tests/conftest.py).
+TEST_WORKERS ?= 2
 test: setup
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 # The fast tier: tests/unit only, pure code with no server, process, database or browser
 # (tests/unit/conftest.py fails a test that reaches for one), in well under a minute.
@@ -49,7 +51,8 @@ $(BENCH_STAMP): $(STAMP)
 bench: setup $(BENCH_STAMP)
 	$(BIN)/python -m bench $(if $(FULL),--full)
 
-# The scaled-out topology on this machine: PostgreSQL :5432 and Redis :6379 (docs/operations.md).
+# The scaled-out topology on this machine: PostgreSQL :5432 and Redis :6379, two in-process
+# executors (`protect cluster up --runner process` for a work pool instead; docs/operations.md).
 CLUSTER_STAMP := $(VENV)/.installed-cluster
 
 $(CLUSTER_STAMP): $(STAMP)
@@ -61,7 +64,8 @@ cluster-setup: $(CLUSTER_STAMP)
 cluster: cluster-setup
 	$(BIN)/protect cluster up
 
-# The fault tests, on a private PostgreSQL and Redis of their own (5 to 10 minutes).
+# The fault tests and the stop on Ctrl-C or SIGTERM, on a private PostgreSQL and Redis of
+# their own (5 to 10 minutes; CI runs them after `make test`).
 test-cluster: cluster-setup
 	PROTECT_CLUSTER_TESTS=1 $(BIN)/python -m pytest tests/cluster -m cluster
 

@@ -22,9 +22,13 @@ for a killed runner); code changes need a restart.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -35,6 +39,25 @@ POLL_S = 0.25  # how often to ask Prefect for due runs while its event stream is
 RELISTEN_S = 5.0  # after the event stream was lost: connect again this much later
 DUE_WITHIN = timedelta(seconds=1)  # a scheduled run is taken this early, as by the poll
 COMMIT_WAIT = timedelta(seconds=1)  # an announced state may take this long to be readable
+# The names a state of type SCHEDULED gets: a new run, a resumed one, a late one, a retry,
+# one waiting for a concurrency slot, one the sweep recovers after a crash (app/adapters/
+# prefect.py). Only these events are streamed to an executor, not every state change of every
+# run (Pending, Running, Suspended…), which each executor would otherwise receive and drop; a
+# Scheduled state under another name is left to the poll.
+SCHEDULED_NAMES = ("Scheduled", "Resuming", "Late", "AwaitingRetry", "AwaitingConcurrencySlot",
+                   "Recovering")
+# Several executors: the work pool they answer the roll call in (created by the cluster's deploy
+# step; without it an executor serves alone), how often, and how long a run that another
+# executor was chosen for may stay due before this one takes it anyway (that one is busy, or
+# gone and not yet missed).
+ROLL_CALL_POOL = "protect-executors"
+ROLL_CALL_S = 10.0
+TAKE_OVER_AFTER = timedelta(seconds=3)
+# A run whose execution failed with Prefect unreachable (`_settle`): how often, and how many
+# times, to try to mark it crashed.
+SETTLE_RETRY_S = 5.0
+SETTLE_TRIES = 60
+STOP_GRACE_S = 2.5  # on `stop()`: the runs under way may reach their suspension this long
 
 
 class Executor:
@@ -57,6 +80,14 @@ class Executor:
         self.active: dict[UUID, asyncio.Task[None]] = {}
         self.slots = asyncio.Semaphore(concurrency)
         self.stopping = asyncio.Event()
+        self.stopped_promptly = False  # by `stop()`, not by setting `stopping`
+        self.settling: set[asyncio.Task[None]] = set()  # `_settle`: failed runs to mark
+        # The roll call: this executor's name, and the executors that answered it lately
+        # (none: this one serves alone).
+        self.name = f"{socket.gethostname()}:{os.getpid()}"
+        self.peers: list[str] = []
+        self.next_roll_call = 0.0  # monotonic; inf once there is no roll-call pool
+        self.main: asyncio.Task[None] | None = None
 
     async def register(self) -> None:
         """Create or update every deployment in Prefect; remember which flow runs which."""
@@ -67,10 +98,32 @@ class Executor:
     async def run(self) -> None:
         from prefect.settings import PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK, temporary_settings
 
-        drop_suspension_observer()
-        block = await self._result_storage_block()
-        with temporary_settings({PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK: block}):
-            await self._run()
+        self.main = asyncio.current_task()
+        try:
+            drop_suspension_observer()
+            block = await self._result_storage_block()
+            with temporary_settings({PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK: block}):
+                await self._run()
+        except asyncio.CancelledError:
+            if not self.stopped_promptly:
+                raise
+            if self.main is not None:
+                self.main.uncancel()  # stopped as asked: a normal end
+
+    def stop(self) -> None:
+        """Stop promptly; on the event loop's thread (`loop.call_soon_threadsafe`).
+
+        Whatever the executor awaits is cancelled at once (a poll of a Prefect that no longer
+        answers would otherwise retry for a minute); the runs under way get `STOP_GRACE_S` to
+        reach their next suspension, as a step normally does within a second, then are
+        cancelled too (Prefect marks them crashed; the sweep starts them again).
+        """
+        if self.stopped_promptly:
+            return
+        self.stopped_promptly = True
+        self.stopping.set()
+        if self.main is not None:
+            self.main.cancel()
 
     @staticmethod
     async def _result_storage_block() -> str:
@@ -101,39 +154,58 @@ class Executor:
         async with AsyncClientContext() as ctx:
             client = ctx.client
             listener = asyncio.create_task(self._listen(client))
-            while not self.stopping.is_set():
-                try:
-                    runs = await client.get_scheduled_flow_runs_for_deployments(
-                        deployment_ids=list(self.flows),
-                        scheduled_before=datetime.now(UTC) + DUE_WITHIN)
-                except Exception as exc:  # noqa: BLE001 - Prefect may be restarting
-                    log.warning("could not poll Prefect: %s", type(exc).__name__)
-                    runs = []
-                for fr in runs:
-                    if fr.id not in self.active:
-                        self.active[fr.id] = asyncio.create_task(self._execute(client, fr))
-                every = self.listening_poll_s if self.listening.is_set() else self.poll_s
-                try:
-                    await asyncio.wait_for(self.stopping.wait(), every)
-                except TimeoutError:
-                    pass
-            listener.cancel()
-        dispatcher.cancel()
-        if self.active:
-            await asyncio.gather(*self.active.values(), return_exceptions=True)
+            try:
+                while not self.stopping.is_set():
+                    await self._roll_call(client)
+                    try:
+                        runs = await client.get_scheduled_flow_runs_for_deployments(
+                            deployment_ids=list(self.flows),
+                            scheduled_before=datetime.now(UTC) + DUE_WITHIN)
+                    except Exception as exc:  # noqa: BLE001 - Prefect may be restarting
+                        log.warning("could not poll Prefect: %s", type(exc).__name__)
+                        runs = []
+                    for fr in runs:
+                        if fr.id not in self.active and (self._mine(fr.id)
+                                                         or self._overdue(fr)):
+                            self.active[fr.id] = asyncio.create_task(self._execute(client, fr))
+                    every = self.listening_poll_s if self.listening.is_set() else self.poll_s
+                    try:
+                        await asyncio.wait_for(self.stopping.wait(), every)
+                    except TimeoutError:
+                        pass
+            finally:
+                listener.cancel()
+                dispatcher.cancel()
+                await self._wind_down(listener, dispatcher)
+
+    async def _wind_down(self, *helpers: asyncio.Task[None]) -> None:
+        """Wait for the runs under way and the (cancelled) helper tasks; after `stop()`, for
+        `STOP_GRACE_S`, then cancel the runs left and give them a second."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STOP_GRACE_S if self.stopped_promptly else None
+        while pending := [t for t in (*helpers, *self.active.values()) if not t.done()]:
+            left = None if deadline is None else deadline - loop.time()
+            if left is not None and left <= 0:
+                for task in pending:
+                    task.cancel()
+                await asyncio.wait(pending, timeout=1)
+                return
+            await asyncio.wait(pending, timeout=left)
 
     async def _listen(self, client: Any) -> None:
         """Take each of our deployments' runs as soon as Prefect's event stream says it was
         scheduled (started, resumed, retried), instead of at the next poll.
 
         Prefect's event stream is the websocket its UI listens on; the filter keeps it to our
-        deployments' flow-run state changes. While it is down the poll goes fast again
-        (`poll_s`), and it is connected again every `RELISTEN_S`: no run depends on it.
+        deployments' flow runs turning Scheduled (`SCHEDULED_NAMES`). While it is down the
+        poll goes fast again (`poll_s`), and it is connected again every `RELISTEN_S`: no run
+        depends on it.
         """
         from prefect.events.clients import PrefectEventSubscriber
         from prefect.events.filters import EventFilter, EventNameFilter, EventRelatedFilter
 
-        which = EventFilter(event=EventNameFilter(prefix=["prefect.flow-run."]),
+        which = EventFilter(event=EventNameFilter(
+                                name=[f"prefect.flow-run.{n}" for n in SCHEDULED_NAMES]),
                             related=EventRelatedFilter(
                                 id=[f"prefect.deployment.{d}" for d in self.flows],
                                 role=["deployment"]))
@@ -164,7 +236,8 @@ class Executor:
                 pass
 
     def _on_event(self, client: Any, event: Any) -> None:
-        """A run of ours turned Scheduled: take it, unless this process already has it."""
+        """A run of ours turned Scheduled: take it if it is this executor's (`_mine`), unless
+        this process already has it."""
         state = (event.payload or {}).get("validated_state") or {}
         if state.get("type") != "SCHEDULED":
             return
@@ -178,9 +251,64 @@ class Executor:
             return
         if run_id in self.active:  # its last execution is still winding down
             self.announced[run_id] = event.occurred
-        else:
+        elif self._mine(run_id):  # another executor's is taken by the poll if it stays due
             self.active[run_id] = asyncio.create_task(self._take(client, run_id,
                                                                  event.occurred))
+
+    async def _roll_call(self, client: Any) -> None:
+        """Answer the executors' roll call, and read who else answered it (every ROLL_CALL_S).
+
+        Every executor hears of every run, and all but one would read it and propose Pending
+        in vain: with N executors, 2(N-1) wasted calls to Prefect per execution. So each run is
+        for one executor, the same for all (`_mine`), and the others leave it to their poll
+        (`_overdue`). The roll call is Prefect's own register of workers: each executor
+        heartbeats as a worker of `ROLL_CALL_POOL`, so the UI lists them; one that stopped
+        answering (3 rounds) is no longer chosen. Without that pool (`protect serve`, one
+        process) this executor serves alone and never asks again.
+        """
+        if time.monotonic() < self.next_roll_call:
+            return
+        self.next_roll_call = time.monotonic() + ROLL_CALL_S
+        from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
+
+        try:
+            await client.send_worker_heartbeat(ROLL_CALL_POOL, self.name,
+                                               heartbeat_interval_seconds=ROLL_CALL_S)
+            workers = await client.read_workers_for_work_pool(ROLL_CALL_POOL)
+        except (ObjectNotFound, PrefectHTTPStatusError) as exc:
+            if isinstance(exc, ObjectNotFound) or exc.response.status_code == 404:
+                self.peers, self.next_roll_call = [], float("inf")
+                return
+            log.warning("roll call failed: %s", type(exc).__name__)
+            return
+        except Exception as exc:  # noqa: BLE001 - Prefect may be restarting: keep the last
+            log.warning("roll call failed: %s", type(exc).__name__)
+            return
+        since = datetime.now(UTC) - 3 * timedelta(seconds=ROLL_CALL_S)
+        peers = sorted({w.name for w in workers
+                        if w.last_heartbeat_time and w.last_heartbeat_time > since} | {self.name})
+        if peers != self.peers:
+            log.info("executors answering the roll call: %d", len(peers))
+        self.peers = peers
+
+    def _mine(self, run_id: UUID) -> bool:
+        """Whether this executor is the one for `run_id`: rendezvous hashing over the roll
+        call, so each run has one executor, and a change of executors moves only theirs."""
+        if len(self.peers) < 2:
+            return True
+
+        def weight(peer: str) -> bytes:
+            return hashlib.blake2b(f"{run_id}/{peer}".encode(), digest_size=8).digest()
+
+        return max(self.peers, key=weight) == self.name
+
+    @staticmethod
+    def _overdue(flow_run: Any) -> bool:
+        """Due for longer than TAKE_OVER_AFTER: its executor has not taken it."""
+        state = flow_run.state
+        when = (state.state_details.scheduled_time if state is not None else None) \
+            or flow_run.expected_start_time
+        return when is None or when < datetime.now(UTC) - TAKE_OVER_AFTER
 
     async def _take(self, client: Any, run_id: UUID, announced_at: datetime) -> None:
         """Execute a run the event stream announced, if it is due now.
@@ -224,12 +352,19 @@ class Executor:
         from app.runtime.dispatcher import Dispatcher
 
         dispatcher = Dispatcher(workers=self.dispatch_workers, kinds=("resume", "start"))
+        failing = False  # said once per outage, not five times a second
         try:
             while not self.stopping.is_set():
                 try:
                     await asyncio.to_thread(dispatcher.poll)
+                    if failing:
+                        log.warning("dispatch works again")
+                        failing = False
                 except Exception as exc:  # noqa: BLE001 - the case store may be restarting
-                    log.warning("dispatch failed: %s", type(exc).__name__)
+                    if not failing:
+                        log.warning("dispatch failed: %s; retrying every %.1f s",
+                                    type(exc).__name__, self.dispatch_s)
+                        failing = True
                 try:
                     await asyncio.wait_for(self.stopping.wait(), self.dispatch_s)
                 except TimeoutError:
@@ -247,8 +382,10 @@ class Executor:
             async with self.slots:
                 try:
                     state = await propose_state(client, Pending(), flow_run_id=flow_run.id)
-                except Abort:
-                    return  # another executor or runner took it
+                except (Abort, Pause):
+                    # Another executor or runner took it: it is Pending or Running there,
+                    # or already suspended again (Pause: Prefect's refusal from Paused).
+                    return
                 if not state.is_pending():
                     return
                 flow = self.flows[flow_run.deployment_id]
@@ -265,10 +402,47 @@ class Executor:
                     pass  # suspended (the normal end of a human step) or aborted by Prefect
                 except Exception:  # noqa: BLE001 - the engine has recorded the failure
                     log.exception("flow run %s ended with an error", flow_run.id)
+                    self._settle_later(client, flow_run.id)
         except Exception:  # noqa: BLE001 - keep serving the others
             log.exception("could not execute flow run %s", flow_run.id)
+            self._settle_later(client, flow_run.id)
         finally:
             self._done(client, flow_run.id)
+
+    def _settle_later(self, client: Any, run_id: UUID) -> None:
+        """`_settle` the run in a task of its own, which holds no slot while it waits."""
+        task = asyncio.create_task(self._settle(client, run_id, datetime.now(UTC)))
+        self.settling.add(task)
+        task.add_done_callback(self.settling.discard)
+
+    async def _settle(self, client: Any, run_id: UUID, failed_at: datetime) -> None:
+        """Mark Crashed a run whose execution here failed while Prefect could not record it.
+
+        When Prefect's API fails under the engine (its database restarting, say), the engine
+        can record neither the run's end nor a crash: the run stays Pending or Running with no
+        process behind it, and, its heartbeats never started, Prefect's zombie check may not
+        see it either. So once Prefect answers again, a run still in the state it was left in
+        (no newer state: nobody took it up since) is marked Crashed, and the sweep reschedules
+        it like any crashed run. A run the engine did end (Failed, say) is left as it is.
+        """
+        from prefect.states import Crashed
+
+        for _ in range(SETTLE_TRIES):
+            try:
+                state = (await client.read_flow_run(run_id)).state
+                if state is None or not (state.is_running() or state.is_pending()) \
+                        or state.timestamp > failed_at:
+                    return
+                await client.set_flow_run_state(run_id, Crashed(
+                    message="its execution failed while Prefect could not record it"))
+                log.warning("flow run %s marked crashed: its execution here failed", run_id)
+                return
+            except Exception:  # noqa: BLE001 - Prefect still unreachable: try again
+                try:
+                    await asyncio.wait_for(self.stopping.wait(), SETTLE_RETRY_S)
+                    return
+                except TimeoutError:
+                    pass
 
     def _done(self, client: Any, run_id: UUID) -> None:
         """The run's execution here is over; if it was announced again meanwhile (resumed
@@ -309,14 +483,67 @@ def drop_suspension_observer() -> None:
     engine.observe_flow_run_suspension = _no_suspension_observer
 
 
-def serve_in_process(deployments: list[tuple[Any, Any]]) -> None:
-    """Block, executing every scheduled or resumed run of `deployments` in this process."""
+def leave_sigterm_to_the_process() -> None:
+    """Keep Prefect's flow engine from taking SIGTERM while a run executes in this process.
+
+    For as long as each run executes, Prefect 3.9's engine installs a SIGTERM handler that
+    raises `TerminationSignal` wherever the main thread is: right in the runner's process per
+    run, where SIGTERM means "this run". Here the runs share the process, and its SIGTERM is
+    for all of it: `protect up` stops the executor, lets the runs reach their suspension, then
+    stops the API and Prefect's server. With the engine's handler in place, a SIGTERM during a
+    run raised out of the event loop instead (a traceback; Prefect's server left running).
+    A Prefect without the hook makes this fail loudly, as `drop_suspension_observer` does.
+    """
+    import prefect.flow_engine as engine
+
+    if not hasattr(engine, "capture_sigterm"):
+        raise RuntimeError("prefect.flow_engine has no capture_sigterm: see "
+                           "deployments/executor.py, leave_sigterm_to_the_process")
+    engine.capture_sigterm = nullcontext
+
+
+def serve_in_process(deployments: list[tuple[Any, Any]], *,
+                     on_start: Callable[[Callable[[], None]], None] | None = None) -> None:
+    """Block, executing every scheduled or resumed run of `deployments` in this process.
+
+    `on_start`, if given, is handed a function that stops the executor promptly
+    (`Executor.stop`), safe to call from a signal handler; this then returns. The caller then
+    owns this process's signals (`protect up`): the runs do not take SIGTERM from it.
+    """
     from app.config.settings import get_settings
 
+    if on_start is not None:
+        leave_sigterm_to_the_process()
     s = get_settings()
     executor = Executor(deployments, listening_poll_s=s.executor_poll_s,
                         concurrency=s.executor_concurrency)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+
+        def stop() -> None:
+            try:
+                loop.call_soon_threadsafe(executor.stop)
+            except RuntimeError:  # the loop is closed: the executor is stopped already
+                pass
+
+        if on_start is not None:
+            on_start(stop)
+        await executor.run()
+
     try:
-        asyncio.run(executor.run())
+        asyncio.run(main())
     except KeyboardInterrupt:
         pass
+    flush_to_prefect()
+
+
+def flush_to_prefect(timeout_s: float = 2.0) -> None:
+    """Send Prefect the flow runs' last logs and events now, while its server still answers:
+    left for the exit, they would be retried for a minute against a server stopped since."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    deadline = time.monotonic() + timeout_s
+    for worker in (APILogWorker, EventsWorker):
+        worker.drain_all(timeout=max(0.0, deadline - time.monotonic()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 SWEEP_INTERVAL_S = 60
@@ -56,13 +57,18 @@ def build_deployments(*, sweep_interval_s: int | None = SWEEP_INTERVAL_S
     return pairs
 
 
-def serve_all(*, sweep_interval_s: int | None = SWEEP_INTERVAL_S, runner: str = "in-process"
-              ) -> None:
+def serve_all(*, sweep_interval_s: int | None = SWEEP_INTERVAL_S, runner: str = "in-process",
+              on_start: Callable[[Callable[[], None]], None] | None = None) -> None:
     """Block, running every deployment's flow runs as they are scheduled or resumed.
 
     `runner="in-process"` (the default) executes runs in this process (deployments/executor.py);
     `runner="process"` is Prefect's own served runner, one new process per run.
+    `on_start` (in-process only) is handed a function that stops serving promptly, safe to
+    call from a signal handler: `protect up` stops serving first, then Prefect's server.
     """
+    from app.runtime.dispatcher import say_unconfigured_channels
+
+    say_unconfigured_channels()  # once, at start-up; the in-process executor's dispatcher too
     pairs = build_deployments(sweep_interval_s=sweep_interval_s)
     if runner == "process":
         from prefect import serve
@@ -71,6 +77,6 @@ def serve_all(*, sweep_interval_s: int | None = SWEEP_INTERVAL_S, runner: str = 
     elif runner == "in-process":
         from deployments.executor import serve_in_process
 
-        serve_in_process(pairs)
+        serve_in_process(pairs, on_start=on_start)
     else:
         raise ValueError(f"unknown runner {runner!r}: 'in-process' or 'process'")

@@ -14,7 +14,11 @@ How records are checked (validate_record for one, validate_records for a batch; 
 3. Great Expectations validates the DataFrame (one row per record) in one pass over the suite.
    Each failed expectation becomes a FieldError built from that expectation's meta; at most one
    error is reported per field and record, the first failure in suite order, which is why a
-   field's checks go from basic to specific.
+   field's checks go from basic to specific. A short command (`protect case open`, `protect
+   intake`: inside `without_great_expectations`) has expectations/plain.py decide the same
+   failures in plain Python instead, from the same columns, since GE's import alone costs it
+   more than the whole command; tests/unit/test_expectations_plain.py holds the two to one
+   answer.
 
 How GE is run: what GE works out from the suite alone is worked out once per process and suite,
 not on every validation. A GE Validator is built once over the pandas data source; for each
@@ -52,7 +56,9 @@ import numbers
 import os
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -63,8 +69,10 @@ import pydantic
 
 from app.domain.idcard import age_on, birth_date_from_id, check_digit
 from app.domain.screening import category_codes, risk_codes
+from expectations import plain
 
-__all__ = ["FieldError", "suite_names", "validate_record", "validate_records"]
+__all__ = ["FieldError", "suite_names", "validate_record", "validate_records",
+           "without_great_expectations"]
 
 SUITES_DIR = Path(__file__).with_name("suites")
 META_KEYS = ("field", "code", "message", "message_zh")
@@ -120,6 +128,8 @@ def validate_record(suite: str, record: dict) -> list[FieldError]:
     _check_suite(suite)
     if not isinstance(record, dict):
         raise TypeError("record must be a dict")
+    if _plain_for(suite):
+        return _errors(suite, 1, plain.failing(_specs()[suite], _columns(suite, [record]), 1))[0]
     frame = _frame(suite, [record])
     gx_state = _gx_state()
     with _LOCK:
@@ -155,6 +165,9 @@ def validate_records(suite: str, records: Sequence[dict]) -> list[list[FieldErro
             raise TypeError(f"record at position {position} must be a dict")
     if not records:
         return []
+    if _plain_for(suite):
+        return _errors(suite, len(records), plain.failing(
+            _specs()[suite], _columns(suite, records), len(records)))
     frame = _frame(suite, records)
     gx_state = _gx_state()
     with _LOCK:
@@ -165,6 +178,26 @@ def validate_records(suite: str, records: Sequence[dict]) -> list[list[FieldErro
         if not result["success"]
     }
     return _errors(suite, len(records), failing)
+
+
+_WITHOUT_GE: ContextVar[bool] = ContextVar("expectations_without_ge", default=False)
+
+
+@contextmanager
+def without_great_expectations() -> Iterator[None]:
+    """Inside this block, suites are evaluated by expectations/plain.py: the same suites, the
+    same typed and derived columns and the same answers, without importing Great Expectations
+    (or pandas). For a short command (`protect case open`, `protect intake`…), whose whole run
+    costs less than GE's import; a long-running process keeps GE, imported once."""
+    token = _WITHOUT_GE.set(True)
+    try:
+        yield
+    finally:
+        _WITHOUT_GE.reset(token)
+
+
+def _plain_for(suite: str) -> bool:
+    return _WITHOUT_GE.get() and plain.supports(_specs()[suite])
 
 
 def _check_suite(suite: str) -> None:

@@ -32,10 +32,15 @@ from prefect.flow_runs import asuspend_flow_run
 from prefect.utilities.hashing import file_hash
 from pydantic import BaseModel
 
+from app.adapters import prefect_logging
 from app.config.procedures import procedure
 from app.services import engine
 from app.services.cases import pause_key
 from flows.catalog import ProcedureSpec
+
+# A human step's suspension is logged at INFO, not as Prefect's ERROR, in every process that
+# executes a procedure: each imports this module first (app/adapters/prefect_logging.py).
+prefect_logging.install()
 
 # Same inputs in the same flow run → the stored result; a new run computes afresh.
 REPLAY_SAFE = INPUTS + TASK_SOURCE + RUN_ID

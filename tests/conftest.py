@@ -6,11 +6,14 @@ first imported. Everything a test run writes lives under one temporary folder.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
 import tempfile
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,9 @@ TEST_DATABASE = os.environ.get("PROTECT_TEST_DATABASE", "sqlite")
 # point this process at it: they run in a pytest session of their own, `make test-cluster`.
 CLUSTER_TESTS = os.environ.get("PROTECT_CLUSTER_TESTS") == "1"
 collect_ignore = [] if CLUSTER_TESTS else ["cluster"]
+# The folder of one test run: the controller of `pytest -n N` makes it, its workers find it here.
+RUN_ENV = "PROTECT_TEST_RUN_DIR"
+_run_dir = os.environ.get(RUN_ENV)
 for _name in [n for n in os.environ if n.startswith(("PREFECT_", "PROTECT_"))]:
     del os.environ[_name]
 
@@ -32,11 +38,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-HOME = Path(tempfile.mkdtemp(prefix="protect-test-"))
+# Under `pytest -n N` (pytest-xdist, as `make test` runs) each worker is a session of its own,
+# with its own home, Prefect server, runner and case store, each home a folder of the run's, so
+# that the tests marked `last` can look at what every worker left (`worker_homes`).
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+RUN_DIR = Path(_run_dir) if WORKER and _run_dir else Path(tempfile.mkdtemp(prefix="protect-test-"))
+HOME = RUN_DIR / (WORKER or "main")
+HOME.mkdir()
 # Where the hotline platform takes our feedback: a port nobody listens on until a test starts
 # its platform there (tests/flows/test_hotline.py), so that "down" is a refused connection.
 HOTLINE_PORT = free_port()
 HOTLINE_SECRET = "test-hotline-secret"
+STORE_FILE = "database-url"  # a worker's case store on PostgreSQL, for the controller to drop
 LOGS = HOME / "log"
 LOGS.mkdir()
 os.environ.update({
@@ -47,6 +60,8 @@ os.environ.update({
     "PREFECT_LOGGING_TO_API_BATCH_INTERVAL": "0.3",
     "PROTECT_HOTLINE_CALLBACK_URL": f"http://127.0.0.1:{HOTLINE_PORT}/feedback",
     "PROTECT_HOTLINE_SECRET": HOTLINE_SECRET,
+    RUN_ENV: str(RUN_DIR),
+    "PROTECT_TEST_DATABASE": TEST_DATABASE,  # for the workers, which clear what they inherit
 })
 if TEST_DATABASE == "postgres":
     import atexit
@@ -54,7 +69,10 @@ if TEST_DATABASE == "postgres":
     from tests.pg import drop_database, fresh_database
 
     os.environ["PROTECT_DATABASE_URL"] = fresh_database("protect_flows")
-    atexit.register(drop_database, os.environ["PROTECT_DATABASE_URL"])
+    # A worker's store outlives the worker, for the `last` tests: the controller drops it.
+    (HOME / STORE_FILE).write_text(os.environ["PROTECT_DATABASE_URL"])
+    if not WORKER:
+        atexit.register(drop_database, os.environ["PROTECT_DATABASE_URL"])
 
 from app.config.settings import configure_prefect_env, get_settings  # noqa: E402
 
@@ -68,9 +86,91 @@ logging.getLogger().setLevel(logging.INFO)
 logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
+LAST_TESTS = "last-tests.json"  # the ids of the `last` tests, for the scheduler of `pytest -n`
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests marked `last` run after every other test (they inspect what the others left)."""
     items.sort(key=lambda item: item.get_closest_marker("last") is not None)
+    if WORKER:
+        last = [item.nodeid for item in items if item.get_closest_marker("last") is not None]
+        mine = RUN_DIR / f"{LAST_TESTS}.{WORKER}"
+        mine.write_text(json.dumps(last))
+        mine.replace(RUN_DIR / LAST_TESTS)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under `pytest -n N`: tests are handed out one by one, as xdist's `load` does, except
+    that the `last` tests go together to one worker, which waits for the others to finish
+    (`worker_homes`); once they are handed out, every other worker is told there is no more
+    (a worker runs its final test only when told so)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class LastTestsLast(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            if not hasattr(self, "last"):  # the workers have collected by the first call
+                self.last = set(json.loads((RUN_DIR / LAST_TESTS).read_text()))
+            return "last" if nodeid in self.last else nodeid
+
+        def _assign_work_unit(self, node: Any) -> None:
+            super()._assign_work_unit(node)
+            if not self.workqueue:
+                for other in self.nodes:
+                    if other is not node and not other.shutting_down:
+                        other.shutdown()
+
+    config.option.loadscopereorder = False  # in collection order: the `last` tests last
+    return LastTestsLast(config, log)
+
+
+DONE = "session-finished.json"  # what a worker leaves for the `last` tests when it is done
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """A worker's last word: its personal test values and its case store, for the `last`
+    tests that run on another worker. The controller, after every worker: drop their stores."""
+    if WORKER:
+        from tests.helpers import PERSONAL
+
+        (HOME / DONE).write_text(json.dumps({
+            "personal": PERSONAL, "database_url": get_settings().database_url}))
+    elif TEST_DATABASE == "postgres":
+        for url_file in RUN_DIR.glob(f"gw*/{STORE_FILE}"):
+            drop_database(url_file.read_text())
+
+
+@dataclass(frozen=True)
+class WorkerHome:
+    """What one session of the run (one worker, or the only session) left behind."""
+
+    home: Path
+    database_url: str
+    personal: list[str]
+
+    @property
+    def logs(self) -> Path:
+        return self.home / "log"
+
+
+def worker_homes(timeout_s: float = 1800) -> list[WorkerHome]:
+    """This session's home and every other worker's, once each has finished its tests."""
+    from tests.helpers import PERSONAL
+
+    mine = WorkerHome(HOME, get_settings().database_url, PERSONAL)
+    if not WORKER:
+        return [mine]
+    others = [RUN_DIR / f"gw{i}" for i in range(int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
+              if f"gw{i}" != WORKER]
+    deadline = time.monotonic() + timeout_s
+    while not all((h / DONE).exists() for h in others):
+        if time.monotonic() > deadline:
+            pytest.fail(f"the other workers did not finish in {timeout_s:.0f} s")
+        time.sleep(1)
+    homes = [mine]
+    for h in others:
+        left = json.loads((h / DONE).read_text())
+        homes.append(WorkerHome(h, left["database_url"], left["personal"]))
+    return homes
 
 
 @pytest.fixture(scope="session")

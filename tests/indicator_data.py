@@ -19,9 +19,15 @@ def bj(month: int, day: int, hour: int = 10) -> datetime:
     return datetime(2025, month, day, hour, tzinfo=TZ)
 
 
+# Every district made up so far: not a district of the city, so a page shows its code (the
+# case list, tests/web/test_words_on_pages.py, when these cases are among the newest).
+MADE_UP: list[str] = []
+
+
 def unique_district() -> str:
     """A district code of its own, so that other tests' cases never enter the counts."""
-    return f"t{uuid.uuid4().hex[:8]}"
+    MADE_UP.append(f"t{uuid.uuid4().hex[:8]}")
+    return MADE_UP[-1]
 
 
 def build(district: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from app.adapters.outbox import start_message_key
 from app.adapters.store import db
 from app.domain import clock
 from app.services.hotline import receive_report
-from tests.conftest import HOME, LOGS
+from tests.conftest import HOME, worker_homes
 from tests.helpers import (
     PERSONAL,
     complete,
@@ -53,16 +53,20 @@ def test_prefect_and_the_logs_hold_no_name_id_number_phone_or_address(system) ->
     dispatch(keys=[start_message_key(r) for r in receipt.run_ids])
     open_task(receipt.case, "s1.acknowledge")
 
-    prefect_home = Path(os.environ["PREFECT_HOME"])
-    reports = HOME / "reports"  # the monthly report's files (tests/flows/test_report.py)
-    files = [p for p in [*prefect_home.rglob("*"), *LOGS.rglob("*"), *reports.rglob("*")]
-             if p.is_file()]
-    assert any(p.name.startswith("prefect.db") for p in files), "Prefect's database not found"
+    # Prefect's home, the logs and the monthly report's files (tests/flows/test_report.py) of
+    # every worker of the run.
+    homes = worker_homes()
+    kept = [Path(os.environ["PREFECT_HOME"]).relative_to(HOME), Path("log"), Path("reports")]
+    files = [p for h in homes for d in kept for p in (h.home / d).rglob("*") if p.is_file()]
+    for h in homes:
+        assert any(p.name.startswith("prefect.db") for p in (h.home / kept[0]).rglob("*")), \
+            f"Prefect's database not found in {h.home}"
+        assert (h.logs / "serve.log").stat().st_size > 0
     assert any("storage" in p.parts for p in files), "Prefect's result storage not found"
-    assert (LOGS / "serve.log").stat().st_size > 0
-    assert len(PERSONAL) >= 13
+    personal = {v for h in homes for v in h.personal}
+    assert len(personal) >= 13
 
-    forms = {form: len(value) for value in set(PERSONAL) for form in _forms(value)}
+    forms = {form: len(value) for value in personal for form in _forms(value)}
     # Every form in one pass over each file (Aho-Corasick): tens of thousands of values, one
     # `in` each, would read Prefect's database that many times.
     patterns = list(forms)
@@ -71,6 +75,6 @@ def test_prefect_and_the_logs_hold_no_name_id_number_phone_or_address(system) ->
     for path in files:
         found = {patterns[i] for i, _, _ in
                  finder.find_matches_as_indexes(path.read_bytes(), overlapping=True)}
-        leaks += [f"{path.relative_to(HOME)} holds a test value of {forms[form]} chars"
+        leaks += [f"{path.relative_to(HOME.parent)} holds a test value of {forms[form]} chars"
                   for form in found]
     assert not leaks, "\n".join(sorted(set(leaks)))

@@ -5,6 +5,11 @@ to the hotline platform. The loop that keeps delivering is app/runtime/dispatche
 Every message is claimed with a compare-and-set before delivery, so two dispatchers (two
 sweeps, a sweep and a completion) never deliver the same message at once; each delivery is
 itself idempotent, so a message delivered but not yet marked is harmless to deliver again.
+
+An optional channel left unset (the hotline platform's address) is no failure: its messages are
+not claimed at all, so they wait in the outbox, pending and never dead-lettered, without a
+warning on every sweep, and go out once the setting is given and the process restarted. The
+long-lived processes say so once when they start (app/runtime/dispatcher.py).
 """
 
 from __future__ import annotations
@@ -35,6 +40,26 @@ class DispatchReport:
     delivered: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
+
+
+# Outbox kinds whose channel is optional: the setting that turns it on, and what it sends.
+OPTIONAL_CHANNELS = {"hotline": ("hotline_callback_url", "PROTECT_HOTLINE_CALLBACK_URL",
+                                 "feedback to the hotline platform")}
+
+
+def unconfigured_kinds() -> tuple[str, ...]:
+    """The outbox kinds whose optional channel is not configured in this process."""
+    s = get_settings()
+    return tuple(kind for kind, (attr, _, _) in OPTIONAL_CHANNELS.items()
+                 if not getattr(s, attr))
+
+
+def unconfigured_channels() -> list[str]:
+    """One line per optional channel that is not configured, naming the setting to set: what
+    a process says once when it starts, instead of a failed delivery on every sweep."""
+    return [f"{OPTIONAL_CHANNELS[kind][2]} is off: {OPTIONAL_CHANNELS[kind][1]} is not set; "
+            f"its messages wait in the outbox until it is set and this process restarted"
+            for kind in unconfigured_kinds()]
 
 
 def claim(msg: OutboxMessage) -> bool:
@@ -138,7 +163,10 @@ def dispatch(
 def pending(*, ids: Iterable[int] | None = None, kinds: Iterable[str] | None = None,
              keys: Iterable[str] | None = None, limit: int = 500,
              exclude: Iterable[str] = ()) -> list[OutboxMessage]:
-    """Pending messages that are due (or exactly `ids`), oldest first."""
+    """Pending messages that are due (or exactly `ids`), oldest first; never those of an
+    unconfigured channel (`unconfigured_kinds`), which wait, pending, until it is set."""
+    kinds = None if kinds is None else list(kinds)
+    exclude = [*exclude, *(k for k in unconfigured_kinds() if kinds is None or k in kinds)]
     with db() as session:
         stmt = select(OutboxMessage).where(OutboxMessage.status == "pending")
         if exclude:

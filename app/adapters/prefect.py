@@ -4,10 +4,16 @@ process, Prefect's own retries bounded, and a busy Prefect told apart from a dow
 
 Each call is idempotent: a start carries its idempotency key, a resume finds the run already
 resumed, a recovery compares the crashed state's id.
+
+A case's flow runs, for its history, are read over Prefect's REST API without its client
+(`flow_runs_tagged`): importing the client costs a short command about 1.3 s of CPU.
+Prefect is imported inside the functions that use it, never at this module's import.
 """
 
 from __future__ import annotations
 
+import base64
+import os
 import random
 import threading
 import time
@@ -16,7 +22,6 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
-from app.adapters.notify import DeliveryError
 from app.adapters.store import db
 from app.config.settings import get_settings
 from app.domain import clock
@@ -30,11 +35,27 @@ HELD_RETRY_S = (1.0, 3.0)  # a start held back by the backlog: look again after 
 BACKLOG_TTL_S = 1.0  # one count of the backlog serves every start for this long
 
 
+# How each NotYet begins: an outbox message's last error that begins so is retried within
+# seconds by the dispatchers, not after the outbox's backoff (`retried_soon`).
+BUSY_SAYS = "Prefect is busy"
+HELD_SAYS = "held:"
+NOT_STARTED_SAYS = "the run has not started yet"
+NOT_SUSPENDED_SAYS = "the run is not suspended at this step yet"
+
+
 class NotYet(Exception):
     """The run has not reached the suspension this message is for; try again soon."""
 
     def retry_after(self) -> timedelta:
         return NOT_YET_RETRY
+
+
+def retried_soon(last_error: str | None) -> bool:
+    """Whether an outbox message's last error was a `NotYet` (Prefect busy, a start held back,
+    a run not yet at its step), which is asked again within seconds, rather than a failed
+    attempt (Prefect not answering, an error), which waits for the outbox's backoff."""
+    return bool(last_error) and str(last_error).startswith(
+        (BUSY_SAYS, HELD_SAYS, NOT_STARTED_SAYS, NOT_SUSPENDED_SAYS))
 
 
 class Busy(NotYet):
@@ -95,7 +116,7 @@ def _busy_at_once_without_retries(response: Any) -> None:
     if response.status_code in BUSY_STATUS and PREFECT_CLIENT_MAX_RETRIES.value() == 0:
         import httpx
 
-        raise httpx.HTTPStatusError(f"Prefect is busy ({response.status_code})",
+        raise httpx.HTTPStatusError(f"{BUSY_SAYS} ({response.status_code})",
                                     request=response.request, response=response)
 
 
@@ -115,6 +136,9 @@ def client_retries(n: int) -> Iterator[None]:
     from prefect.settings import PREFECT_CLIENT_MAX_RETRIES
 
     current = get_settings_context()
+    if PREFECT_CLIENT_MAX_RETRIES.value_from(current.settings) == n:
+        yield  # already so (a process that set PREFECT_CLIENT_MAX_RETRIES): nothing to build
+        return
     key = (id(current.settings), n)
     base, settings = _retry_settings.get(key, (None, None))
     if base is not current.settings:  # not built yet, or built for settings since replaced
@@ -165,7 +189,7 @@ def start_run(payload: dict[str, Any]) -> None:
     if limit > 0:
         waiting = backlog()
         if waiting >= limit:
-            raise Held(f"held: {waiting} flow runs wait for a worker (limit {limit})")
+            raise Held(f"{HELD_SAYS} {waiting} flow runs wait for a worker (limit {limit})")
         with _backlog_lock:  # this start joins the backlog until it is counted again
             _backlog["count"] = _backlog.get("count", 0) + 1
     with db() as session:
@@ -207,7 +231,7 @@ def resume_run(payload: dict[str, Any]) -> None:
         assert run is not None
         flow_run_id = run.flow_run_id
     if flow_run_id is None:
-        raise NotYet("the run has not started yet")
+        raise NotYet(NOT_STARTED_SAYS)
     key = payload["pause_key"]
     client = prefect_client()
     fr = client.read_flow_run(flow_run_id)
@@ -218,8 +242,10 @@ def resume_run(payload: dict[str, Any]) -> None:
         if key in (fr.empirical_policy.pause_keys or set()):
             return  # resumed already: an earlier delivery went through
         if state is not None and state.is_final():
+            from app.adapters.notify import DeliveryError
+
             raise DeliveryError(f"flow run is {state.type.value}; it cannot be resumed")
-        raise NotYet("the run is not suspended at this step yet")
+        raise NotYet(NOT_SUSPENDED_SAYS)
     resume_suspended(client, fr, payload.get("run_input"))
 
 
@@ -234,6 +260,8 @@ def resume_suspended(client: Any, flow_run: Any, run_input: dict[str, Any] | Non
     import orjson
     from prefect.client.schemas.responses import SetStateStatus
     from prefect.states import Scheduled
+
+    from app.adapters.notify import DeliveryError
 
     keyset = flow_run.state.state_details.run_input_keyset
     if not keyset:
@@ -282,8 +310,40 @@ def deliver(kind: str, payload: dict[str, Any], *, prefect_retries: int = PREFEC
             HANDLERS[kind](payload)
     except httpx.HTTPStatusError as exc:
         if exc.response.status_code in BUSY_STATUS:
-            raise Busy(f"Prefect is busy ({exc.response.status_code})") from exc
+            raise Busy(f"{BUSY_SAYS} ({exc.response.status_code})") from exc
         raise
 
 
 HANDLERS = {"start": start_run, "resume": resume_run, "recover": recover_run}
+
+
+def flow_runs_tagged(tag: str, *, limit: int = 200, timeout_s: float = 10.0
+                     ) -> list[dict[str, Any]]:
+    """The flow runs tagged `tag` (a case number), oldest start first, each as Prefect's REST
+    API gives it with its flow's name added (`flow_name`): two requests, with the address,
+    auth and TLS settings Prefect's client would use (configure_prefect_env sets them)."""
+    import requests
+
+    api = os.environ["PREFECT_API_URL"].rstrip("/")
+    headers = {}
+    if os.environ.get("PREFECT_API_KEY"):
+        headers["Authorization"] = f"Bearer {os.environ['PREFECT_API_KEY']}"
+    elif os.environ.get("PREFECT_API_AUTH_STRING"):
+        token = base64.b64encode(os.environ["PREFECT_API_AUTH_STRING"].encode()).decode()
+        headers["Authorization"] = f"Basic {token}"
+    verify: bool | str = os.environ.get("PREFECT_API_SSL_CERT_FILE") or True
+    if os.environ.get("PREFECT_API_TLS_INSECURE_SKIP_VERIFY", "").lower() in ("1", "true"):
+        verify = False
+
+    def post(path: str, body: dict[str, Any]) -> Any:
+        response = requests.post(f"{api}{path}", json=body, headers=headers, timeout=timeout_s,
+                                 verify=verify)
+        response.raise_for_status()
+        return response.json()
+
+    runs = post("/flow_runs/filter", {"flow_runs": {"tags": {"all_": [tag]}},
+                                      "sort": "START_TIME_ASC", "limit": limit})
+    flow_ids = sorted({r["flow_id"] for r in runs})
+    flows = post("/flows/filter", {"flows": {"id": {"any_": flow_ids}}}) if flow_ids else []
+    names = {f["id"]: f["name"] for f in flows}
+    return [{**r, "flow_name": names.get(r["flow_id"], "")} for r in runs]

@@ -1,21 +1,27 @@
-"""The scaled-out topology on one machine: Prefect's server split up, Redis, workers on a pool.
+"""The scaled-out topology on one machine: Prefect's server split up, Redis, in-process executors.
 
     proxy :4300 ──▶ API process 1 :4301 ┐  (prefect server start --no-services)
                 └─▶ API process 2 :4302 ┤
-                    background services ┤  (prefect server services start)
+                    background services ┤  (prefect server services start): the one
+                                        │   scheduler of the sweep and the monthly report
                                         ├── PostgreSQL: Prefect's database + the case store
                                         └── Redis: messaging, event ordering, docket, leases
-    worker-1, worker-2                     (prefect worker start --type process), one pool
+    executor-1 … executor-N                (protect cluster executor): every deployment's runs
+                                           in-process, each claimed by proposing Pending
     dispatcher                             (protect dispatch --every 0.2): the outbox
     web :8300                              our REST API and pages (uvicorn), on the case store
 
-Every process gets the same environment (`Topology.env`): the case store and Prefect's API
-address for our code, Prefect's database and Redis for the server. `make cluster` runs
-`protect cluster up`; docs/operations.md explains each part.
+The executors listen to Prefect through the proxy and have no port: add one (on any machine
+with the code and the environment) for more throughput. `Topology.runner = "process"`
+(`protect cluster up --runner process`) runs Prefect process workers on a work pool instead,
+one new process per flow run. Every process gets the same environment (`Topology.env`): the
+case store and Prefect's API address for our code, Prefect's database and Redis for the
+server. `make cluster` runs `protect cluster up`; docs/operations.md explains each part.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -23,19 +29,23 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import requests
 
 from app.runtime.local import answers, wait_until
+from app.runtime.ports import ensure_free
 
 ROOT = Path(__file__).resolve().parents[2]
+RUNNERS = ("in-process", "process")
 POOL = "protect-process"
 PREFECT_FILE = "deployments/prefect.yaml"
 ZOMBIE_AUTOMATION = "protect: crash flow runs whose heartbeat stopped"
 # Seconds between a running flow run's heartbeats, and how long a silent run is trusted.
 HEARTBEAT_S = 30  # Prefect's minimum
 ZOMBIE_AFTER_S = 75
+READY = b"polling for scheduled runs"  # what an executor prints once it serves
+STOP_GRACE_S = 5.0  # SIGTERM to SIGKILL when stopping: everything is gone within 10 s
 
 
 @dataclass(frozen=True)
@@ -50,11 +60,27 @@ class Topology:
     proxy_port: int = 4300
     api_ports: tuple[int, ...] = (4301, 4302)
     web_port: int = 8300
-    workers: int = 2
-    # Flow runs at once per worker: each is a Python process of its own (~150 MB, 1-3 s of
-    # CPU to start), so a burst of starts queues in Prefect instead of exhausting the machine.
+    # "in-process": executors that run flow runs as asyncio tasks of their own process;
+    # "process": Prefect process workers on a work pool, one new process per flow run.
+    runner: str = "in-process"
+    workers: int = 2  # executors, or process workers
+    # Flow runs at once in one executor: short async steps, mostly waiting on Prefect's API
+    # and the case store, so a few interleave well; more only share the same CPU, and each
+    # run takes longer (cluster_load, 2 executors: 8 each, 1.5 executions/s; 3 each, 2.1/s).
+    executor_concurrency: int = 4
+    # Flow runs at once per process worker: each is a Python process of its own (~150 MB,
+    # 1-3 s of CPU to start), so a burst of starts queues in Prefect instead.
     worker_limit: int = 4
     pool: str = POOL
+
+    def __post_init__(self) -> None:
+        if self.runner not in RUNNERS:
+            raise ValueError(f"unknown runner {self.runner!r}: one of {', '.join(RUNNERS)}")
+
+    @property
+    def worker_names(self) -> list[str]:
+        kind = "executor" if self.runner == "in-process" else "worker"
+        return [f"{kind}-{i + 1}" for i in range(self.workers)]
 
     def db_url(self, driver: str, name: str) -> str:
         return self.postgres.replace("postgresql://", f"postgresql+{driver}://", 1) + f"/{name}"
@@ -102,9 +128,9 @@ class Topology:
             "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_S),
             "PREFECT_WORKER_QUERY_SECONDS": "1",
             "PREFECT_WORKER_PREFETCH_SECONDS": "1",
+            "PROTECT_EXECUTOR_CONCURRENCY": str(self.executor_concurrency),
             # A burst of starts waits in the outbox while a run already waits for each worker
-            # (each asks for runs every second), so the resumes of cases under way are not
-            # queued behind it.
+            # or executor, so the resumes of cases under way are not queued behind it.
             "PROTECT_START_BACKLOG": str(self.workers),
         }
 
@@ -116,14 +142,14 @@ class Topology:
         return path
 
 
-def topology_from_settings() -> Topology:
+def topology_from_settings(*, runner: str = "in-process", workers: int = 2) -> Topology:
     from app.config.settings import get_settings
 
     s = get_settings()
     return Topology(home=s.home / "cluster", postgres=s.cluster_postgres,
                     redis_url=s.cluster_redis_url, proxy_port=s.cluster_port,
                     api_ports=(s.cluster_port + 1, s.cluster_port + 2),
-                    web_port=s.cluster_web_port)
+                    web_port=s.cluster_web_port, runner=runner, workers=workers)
 
 
 def ensure_databases(topology: Topology) -> None:
@@ -168,6 +194,8 @@ class Cluster:
     topology: Topology
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     logs: dict[str, IO[bytes]] = field(default_factory=dict)
+    # Where each process's output began in its log at its last start (an executor's READY).
+    log_offsets: dict[str, int] = field(default_factory=dict)
 
     @property
     def log_dir(self) -> Path:
@@ -182,10 +210,11 @@ class Cluster:
                          *[a for p in t.api_ports for a in ("--upstream", f"127.0.0.1:{p}")]]
         cmds["services"] = [py, "-m", "prefect", "server", "services", "start"]
         cmds["dispatcher"] = [py, "-m", "app", "dispatch", "--every", "0.2"]
-        for i in range(t.workers):
-            cmds[f"worker-{i + 1}"] = [py, "-m", "prefect", "worker", "start", "--pool", t.pool,
-                                       "--type", "process", "--name", f"worker-{i + 1}",
-                                       "--limit", str(t.worker_limit)]
+        for name in t.worker_names:
+            cmds[name] = ([py, "-m", "app", "cluster", "executor"] if t.runner == "in-process"
+                          else [py, "-m", "prefect", "worker", "start", "--pool", t.pool,
+                                "--type", "process", "--name", name,
+                                "--limit", str(t.worker_limit)])
         cmds["web"] = [py, "-m", "uvicorn", "app.entrypoints.api:create_app", "--factory",
                        "--host", "127.0.0.1", "--port", str(t.web_port), "--no-access-log"]
         return cmds
@@ -197,10 +226,15 @@ class Cluster:
     def start(self, name: str) -> subprocess.Popen[bytes]:
         """Start one part (again); its output goes to log/<name>.log."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        log = self.logs.get(name) or open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115
+        path = self.log_dir / f"{name}.log"
+        log = self.logs.get(name) or open(path, "ab")  # noqa: SIM115
         self.logs[name] = log
+        self.log_offsets[name] = path.stat().st_size
+        # PGAPPNAME: PostgreSQL's pg_stat_activity names the part behind each connection to
+        # the case store (libpq reads it; Prefect's asyncpg connections stay unnamed).
         proc = subprocess.Popen(self.commands()[name], stdout=log, stderr=subprocess.STDOUT,
-                                env=self.env(), cwd=ROOT, start_new_session=True)
+                                env={**self.env(), "PGAPPNAME": f"protect-{name}"}, cwd=ROOT,
+                                start_new_session=True)
         self.procs[name] = proc
         return proc
 
@@ -213,32 +247,32 @@ class Cluster:
         proc = self.procs.get(name)
         if proc is None or proc.poll() is not None:
             return
-        for pid in [proc.pid, *descendants(proc.pid)]:
-            try:
-                os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
+        _signal_all([proc.pid, *descendants(proc.pid)], sig)
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.kill(name, signal.SIGKILL)
 
-    def stop(self) -> None:
-        """Stop every part, newest first: SIGTERM, then SIGKILL after a grace period."""
-        for name in reversed(list(self.procs)):
-            proc = self.procs[name]
-            if proc.poll() is None:
-                for pid in [proc.pid, *descendants(proc.pid)]:
-                    try:
-                        os.kill(pid, signal.SIGTERM)
-                    except ProcessLookupError:
-                        pass
-        deadline = time.monotonic() + 20
-        for name in reversed(list(self.procs)):
+    def stop(self, grace_s: float = STOP_GRACE_S) -> None:
+        """Stop every part: SIGTERM to all at once, SIGKILL to what is left after `grace_s`.
+
+        All at once, not one after the other: the executors and workers hold no state that a
+        graceful end would save (a run cut short is recovered as after a crash), so nothing
+        waits for its turn and the whole cluster is gone within `grace_s` and a moment.
+        """
+        pids = [pid for proc in self.procs.values() if proc.poll() is None
+                for pid in (proc.pid, *descendants(proc.pid))]
+        _signal_all(pids, signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        for proc in self.procs.values():
             try:
-                self.procs[name].wait(timeout=max(0.1, deadline - time.monotonic()))
+                proc.wait(timeout=max(0.05, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                self.kill(name)
+                pass
+        _signal_all([pid for pid in pids if _running(pid)], signal.SIGKILL)
+        for proc in self.procs.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=2)
         for log in self.logs.values():
             log.close()
         self.procs.clear()
@@ -264,27 +298,44 @@ class Cluster:
         self.start(name)
         self.wait_healthy(f"http://127.0.0.1:{port}/api", name)
 
-    def wait_for_workers(self, timeout_s: float = 120) -> None:
-        """Until every worker has announced itself to the pool (its first poll)."""
-        names = {f"worker-{i + 1}" for i in range(self.topology.workers)}
+    def serving(self, name: str) -> bool:
+        """Whether an executor started last has announced that it serves (READY)."""
+        path = self.log_dir / f"{name}.log"
+        return READY in path.read_bytes()[self.log_offsets.get(name, 0):]
+
+    def wait_for_workers(self, timeout_s: float = 180) -> None:
+        """Until every executor serves, or every process worker has polled the pool."""
+        names = set(self.topology.worker_names)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             for name in names:
                 if not self.alive(name):
                     raise RuntimeError(f"{name} exited; see {self.log_dir / f'{name}.log'}")
-            try:
-                r = requests.post(f"{self.topology.api_url}/work_pools/{self.topology.pool}"
-                                  "/workers/filter", json={}, timeout=5)
-                online = {w["name"] for w in r.json() if w.get("status") == "ONLINE"}
-                if r.ok and names <= online:
+            if self.topology.runner == "in-process":
+                if all(self.serving(name) for name in names):
                     return
-            except (requests.RequestException, ValueError):
-                pass
-            time.sleep(1)
+            else:
+                try:
+                    r = requests.post(f"{self.topology.api_url}/work_pools/"
+                                      f"{self.topology.pool}/workers/filter", json={}, timeout=5)
+                    online = {w["name"] for w in r.json() if w.get("status") == "ONLINE"}
+                    if r.ok and names <= online:
+                        return
+                except (requests.RequestException, ValueError):
+                    pass
+            time.sleep(0.5)
         raise RuntimeError(f"the workers did not come online in {timeout_s:.0f} s")
+
+    def ports(self) -> dict[str, tuple[str, int]]:
+        """What listens where: the proxy, the API processes, the web process."""
+        t = self.topology
+        return {"proxy": ("127.0.0.1", t.proxy_port),
+                **{f"api-{i + 1}": ("127.0.0.1", port) for i, port in enumerate(t.api_ports)},
+                "web": ("127.0.0.1", t.web_port)}
 
     def up(self, *, deploy: bool = True) -> None:
         """Bring the whole topology up in order; safe on a cluster that ran before."""
+        ensure_free(self.ports())  # before anything starts: name what holds a port
         ensure_databases(self.topology)
         self.topology.write_env_file()
         self.run("-m", "app", "migrate")
@@ -295,19 +346,36 @@ class Cluster:
         self.wait_healthy(self.topology.api_url, "proxy")
         self.start("services")
         if deploy:
-            self.run("-m", "app.runtime.cluster", "deploy")
-        for name in self.commands():
-            if name.startswith("worker-") or name == "dispatcher":
-                self.start(name)
+            self.run("-m", "app", "cluster", "deploy", "--runner", self.topology.runner)
+        for name in [*self.topology.worker_names, "dispatcher"]:
+            self.start(name)
         self.start("web")
         self.wait_healthy(self.topology.web_url, "web")
         self.wait_for_workers()
 
 
-def deploy() -> None:
-    """Create the work pool, apply every deployment of prefect.yaml, add the zombie check.
+def _signal_all(pids: list[int], sig: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
 
-    Runs with the cluster's environment (`Cluster.run`): Prefect reads its settings at import.
+
+def _running(pid: int) -> bool:
+    """Whether `pid` is a live process (a zombie waiting for its parent is not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def deploy(runner: str = "in-process") -> None:
+    """Apply every deployment with its schedules, and the zombie check: once per release.
+
+    This is the one place where the deployments and their schedules (the sweep every minute,
+    the monthly report) are written. Executors only look the deployments up
+    (deployments/cluster_executor.py), so adding or restarting one never touches a schedule.
+    "process": the work pool and `deployments/prefect.yaml` (`prefect deploy --all`).
+    Runs with the cluster's environment: Prefect reads its settings at import.
     """
     import asyncio
 
@@ -315,29 +383,48 @@ def deploy() -> None:
     from prefect.client.schemas.actions import WorkPoolCreate
     from prefect.exceptions import ObjectAlreadyExists
 
-    async def pool_and_automation() -> None:
+    from deployments.executor import ROLL_CALL_POOL
+
+    # Built outside the event loop: there, Prefect's `to_deployment` returns a coroutine.
+    runner_deployments: list[Any] = []
+    if runner == "in-process":
+        from deployments.serve import build_deployments
+
+        runner_deployments = [d for d, _ in build_deployments()]
+
+    async def apply() -> None:
         async with get_client() as client:
-            try:
-                await client.create_work_pool(WorkPoolCreate(name=POOL, type="process"))
-            except ObjectAlreadyExists:
-                pass
+            # "process": the pool whose workers run the flow runs; "in-process": the pool the
+            # executors answer their roll call in (deployments/executor.py), which no run is on.
+            with contextlib.suppress(ObjectAlreadyExists):
+                await client.create_work_pool(WorkPoolCreate(
+                    name=POOL if runner == "process" else ROLL_CALL_POOL, type="process"))
             for old in await client.read_automations_by_name(ZOMBIE_AUTOMATION):
                 await client.delete_automation(old.id)
             await client.create_automation(zombie_automation())
+        for deployment in runner_deployments:
+            await deployment.aapply()
 
-    asyncio.run(pool_and_automation())
-    env = {**os.environ, "PROTECT_ROOT": str(ROOT), "PROTECT_PYTHON": sys.executable}
-    subprocess.run([sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--all",
-                    "--prefect-file", PREFECT_FILE], cwd=ROOT, env=env, check=True,
-                   stdout=subprocess.DEVNULL)
-    print("deployments applied to the work pool", POOL)
+    asyncio.run(apply())
+    if runner == "process":
+        env = {**os.environ, "PROTECT_ROOT": str(ROOT), "PROTECT_PYTHON": sys.executable}
+        subprocess.run([sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--all",
+                        "--prefect-file", PREFECT_FILE], cwd=ROOT, env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+        print("deployments applied to the work pool", POOL)
+    else:
+        print("deployments applied for the in-process executors")
 
 
 def zombie_automation():  # type: ignore[no-untyped-def]
     """Prefect's documented zombie check: a running flow run whose heartbeats stop is crashed.
 
-    A suspended run stops its heartbeats too, so suspension ends the expectation like a final
-    state. The sweep then reschedules crashed runs whose procedure is still active.
+    A run's heartbeats come from the process that executes it: an executor (a thread per run
+    it executes) or the run's own process on a process worker; when that process dies they
+    stop. The clock starts at the run's Running event as well as at each heartbeat, so a
+    run whose process died before its first heartbeat left is caught too. A suspended run
+    stops its heartbeats, so suspension ends the expectation like a final state. The sweep
+    then reschedules crashed runs whose procedure is still active.
     """
     from datetime import timedelta
 
@@ -351,7 +438,7 @@ def zombie_automation():  # type: ignore[no-untyped-def]
     return AutomationCore(
         name=ZOMBIE_AUTOMATION,
         trigger=EventTrigger(
-            after={"prefect.flow-run.heartbeat"}, expect=ends,
+            after={"prefect.flow-run.heartbeat", "prefect.flow-run.Running"}, expect=ends,
             match={"prefect.resource.id": ["prefect.flow-run.*"]},
             for_each={"prefect.resource.id"}, posture=Posture.Proactive, threshold=1,
             within=timedelta(seconds=ZOMBIE_AFTER_S)),
@@ -359,8 +446,12 @@ def zombie_automation():  # type: ignore[no-untyped-def]
                                     message="no heartbeat: its process is gone")])
 
 
-def run_cluster() -> None:
-    """`protect cluster up`: bring the topology up, print where things are, wait for Ctrl-C."""
+def run_cluster(*, runner: str = "in-process", workers: int = 2) -> None:
+    """`protect cluster up`: bring the topology up, print where things are, wait for Ctrl-C.
+
+    Ctrl-C and SIGTERM stop every process it started within `STOP_GRACE_S` and a moment,
+    also while it is still starting them; a second signal does not cut the stopping short.
+    """
     def interrupt(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
 
@@ -368,7 +459,7 @@ def run_cluster() -> None:
     # when started in the background, where a shell hands Python SIGINT ignored.
     signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, interrupt)
-    topology = topology_from_settings()
+    topology = topology_from_settings(runner=runner, workers=workers)
     cluster = Cluster(topology)
     try:
         cluster.up()
@@ -382,7 +473,11 @@ def run_cluster() -> None:
         print(f"Case store:   {topology.store_url.split('@')[-1]}")
         print(f"Prefect DB:   {topology.db_url('asyncpg', topology.prefect_db).split('@')[-1]}")
         print(f"Redis:        {topology.redis_url.split('@')[-1]}")
-        print(f"Work pool:    {topology.pool}, {topology.workers} process workers")
+        if topology.runner == "in-process":
+            print(f"Executors:    {topology.workers} in-process, "
+                  f"{topology.executor_concurrency} runs at once each")
+        else:
+            print(f"Work pool:    {topology.pool}, {topology.workers} process workers")
         print(f"Logs:         {cluster.log_dir}/")
         print(f"Environment:  source {topology.home / 'env'}  (then: python -m app …)")
         print("Ctrl-C (or SIGTERM) stops every process (the data stays in PostgreSQL).",
@@ -393,15 +488,12 @@ def run_cluster() -> None:
                     print(f"{name} exited; restarting it (see {cluster.log_dir}/{name}.log)",
                           flush=True)
                     cluster.start(name)
-            time.sleep(2)
+            time.sleep(1)
     except KeyboardInterrupt:
         pass
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        print("stopping every process of the cluster…", flush=True)
         cluster.stop()
-
-
-if __name__ == "__main__":
-    if sys.argv[1:] == ["deploy"]:
-        deploy()
-    else:
-        sys.exit("usage: python -m app.runtime.cluster deploy  (with the cluster's environment)")
+        print("stopped", flush=True)

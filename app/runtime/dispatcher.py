@@ -3,6 +3,9 @@
 The serving process (deployments/executor.py) polls a `Dispatcher` for the starts and
 resumes; the cluster's dispatcher process (`protect dispatch --forever`) runs `run_forever`
 for every kind. One delivery is app/adapters/dispatch.py's.
+
+An optional channel left unset is said once, when the process starts its dispatcher
+(`say_unconfigured_channels`), not by a failed delivery on every sweep: its messages wait.
 """
 
 from __future__ import annotations
@@ -13,13 +16,29 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
-from app.adapters.dispatch import claim, deliver_claimed, pending
+from app.adapters.dispatch import claim, deliver_claimed, pending, unconfigured_channels
 from app.adapters.prefect import backlog
 from app.config.settings import get_settings
 from models import OutboxMessage
 
 log = logging.getLogger("protect.dispatch")
 BACKLOG_UNREACHABLE_S = 5.0  # Prefect did not answer the count: hold starts this long
+_said = False  # whether this process has said which optional channels are off
+
+
+def say_unconfigured_channels() -> list[str]:
+    """Warn, once per process, of each optional channel left unset, naming its setting; the
+    lines said (none on a later call). A serving or dispatching process calls this when it
+    starts; the sweep never does, as it runs every minute, in a process of its own on a
+    worker."""
+    global _said
+    if _said:
+        return []
+    _said = True
+    lines = unconfigured_channels()
+    for line in lines:
+        log.warning("%s", line)
+    return lines
 
 
 class Dispatcher:
@@ -34,6 +53,7 @@ class Dispatcher:
 
     def __init__(self, *, workers: int, kinds: Iterable[str] | None = ("resume", "start")
                  ) -> None:
+        say_unconfigured_channels()  # the process starts delivering: once, whatever its kinds
         self.workers = workers
         self.kinds = tuple(kinds) if kinds is not None else None  # None: every kind
         self.pool = ThreadPoolExecutor(workers, thread_name_prefix="dispatch")

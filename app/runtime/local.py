@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import requests
 
-from app.config.settings import PREFECT_AUTH_FILE, get_settings
+from app.config.settings import PREFECT_AUTH_FILE, Settings, get_settings
+from app.domain.errors import ProtectError
+from app.runtime.ports import ensure_free
+
+# Stopping `protect up`: how long the API, then Prefect's server, may take after SIGTERM before
+# they are killed; with the executor's (deployments/executor.py, STOP_GRACE_S) everything is gone
+# within 10 s.
+API_GRACE_S = 2.0
+SERVER_GRACE_S = 4.0
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def answers(url: str) -> bool:
@@ -38,50 +49,75 @@ def wait_until(ready: Callable[[], bool], *, timeout_s: float, gone: str, late: 
 
 
 def wait_for_prefect(api_url: str, *, timeout_s: float = 120,
-                     proc: subprocess.Popen[bytes] | None = None) -> None:
+                     proc: subprocess.Popen[bytes] | None = None,
+                     log_path: Path | None = None) -> None:
     """Block until the Prefect API answers its health check."""
+    see = f"; see {log_path}" if log_path else ""
     wait_until(lambda: answers(f"{api_url}/health"), timeout_s=timeout_s, proc=proc,
-               gone="the Prefect server exited with code {code}",
-               late=f"the Prefect server at {api_url} did not answer in {{timeout}} s")
+               gone="the Prefect server exited with code {code}" + see,
+               late=f"the Prefect server at {api_url} did not answer in {{timeout}} s{see}")
 
 
 class Process:
     """One process of the local system, its output appended to its log; started, stopped and
-    started again."""
+    started again.
 
-    def __init__(self, log_path: Path) -> None:
-        self.log_path, self.proc = log_path, None
+    `own_group`: in a process group of its own, so that a Ctrl-C at the terminal reaches only
+    the process that started it (`protect up`), which stops its parts in order; stopping and
+    killing then reach everything it started in turn.
+    """
+
+    def __init__(self, log_path: Path, *, own_group: bool = False) -> None:
+        self.log_path, self.own_group = log_path, own_group
+        self.proc: subprocess.Popen[bytes] | None = None
 
     def spawn(self, args: list[str]) -> subprocess.Popen[bytes]:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
-        self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
-                                     env=os.environ.copy())
+        with open(self.log_path, "ab") as log:  # the child keeps its own copy
+            self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
+                                         env=os.environ.copy(),
+                                         start_new_session=self.own_group)
         return self.proc
 
-    def stop(self) -> None:
+    def _signal(self, sig: int) -> None:
+        assert self.proc is not None
+        try:
+            if self.own_group:
+                os.killpg(self.proc.pid, sig)
+            else:
+                self.proc.send_signal(sig)
+        except ProcessLookupError:
+            pass
+
+    def stop(self, grace_s: float = 30) -> None:
+        """SIGTERM, and SIGKILL if it is still there after `grace_s`."""
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
+            self._signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout=30)
+                self.proc.wait(timeout=grace_s)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+                self.kill()
         self.proc = None
+
+    def kill(self) -> None:
+        """SIGKILL, without waiting for anything but the exit itself."""
+        if self.proc is not None and self.proc.poll() is None:
+            self._signal(signal.SIGKILL)
+            self.proc.wait()
 
 
 class PrefectServer(Process):
     """`prefect server start` on our host and port."""
 
-    def __init__(self, log_path: Path) -> None:
-        super().__init__(log_path)
+    def __init__(self, log_path: Path, *, own_group: bool = False) -> None:
+        super().__init__(log_path, own_group=own_group)
         self.api_url = get_settings().prefect_api_url
 
     def start(self, timeout_s: float = 180) -> None:
         s = get_settings()
         proc = self.spawn([sys.executable, "-m", "prefect", "server", "start",
                            "--host", s.prefect_host, "--port", str(s.prefect_port)])
-        wait_for_prefect(self.api_url, proc=proc, timeout_s=timeout_s)
+        wait_for_prefect(self.api_url, proc=proc, timeout_s=timeout_s, log_path=self.log_path)
 
 
 class Runner(Process):
@@ -107,8 +143,8 @@ class Runner(Process):
 class ApiServer(Process):
     """The REST API under uvicorn, in its own process, on PROTECT_API_PORT."""
 
-    def __init__(self, log_path: Path) -> None:
-        super().__init__(log_path)
+    def __init__(self, log_path: Path, *, own_group: bool = False) -> None:
+        super().__init__(log_path, own_group=own_group)
         self.url = get_settings().api_url
 
     def start(self, timeout_s: float = 60) -> None:
@@ -117,8 +153,10 @@ class ApiServer(Process):
                            "--factory", "--host", s.api_host, "--port", str(s.api_port),
                            "--no-access-log"])
         wait_until(lambda: answers(f"{self.url}/api/v1/health"), timeout_s=timeout_s,
-                   proc=proc, poll_s=0.3, gone=f"the API server exited; see {self.log_path}",
-                   late=f"the API at {self.url} did not answer in {{timeout}} s")
+                   proc=proc, poll_s=0.3,
+                   gone=f"the API server exited with code {{code}}; see {self.log_path}",
+                   late=f"the API at {self.url} did not answer in {{timeout}} s; "
+                        f"see {self.log_path}")
 
 
 def _auth_hint(s: Any) -> str:
@@ -127,16 +165,72 @@ def _auth_hint(s: Any) -> str:
     return f"cat {s.home / PREFECT_AUTH_FILE}"
 
 
+def local_ports(s: Settings | None = None) -> dict[str, tuple[str, int]]:
+    """The ports `protect up` listens on, by what listens there."""
+    s = s or get_settings()
+    return {"Prefect's server, PROTECT_PREFECT_PORT": (s.prefect_host, s.prefect_port),
+            "the REST API, PROTECT_API_PORT": (s.api_host, s.api_port)}
+
+
+class Stopping:
+    """SIGINT, SIGTERM and SIGHUP while `protect up` runs: the first stops everything in order,
+    a second at once.
+
+    In order: the executor first, while Prefect's server still answers (the runs under way
+    reach their suspension; nothing is left polling a server that is gone), then the API, then
+    Prefect's server. At once: every part killed, and this process ends.
+    """
+
+    def __init__(self, parts: list[Process]) -> None:
+        self.parts, self.asked = parts, False
+        self.stop_serving: Callable[[], None] | None = None  # set while the executor serves
+
+    def install(self) -> dict[int, Any]:
+        """Handle the signals; the handlers there were before."""
+        return {sig: signal.signal(sig, self.handle) for sig in STOP_SIGNALS}
+
+    def serving(self, stop: Callable[[], None]) -> None:
+        self.stop_serving = stop
+
+    def handle(self, signum: int, _frame: FrameType | None) -> None:
+        if self.asked:
+            _say("stopping at once")
+            for part in self.parts:
+                part.kill()
+            os._exit(128 + signum)
+        self.asked = True
+        _say("stopping…")
+        if self.stop_serving is None:
+            raise KeyboardInterrupt
+        self.stop_serving()
+
+
+def _say(text: str) -> None:
+    """A line on stderr from a signal handler: os.write, as the signal may have come in the
+    middle of a print; nothing if the terminal is gone (SIGHUP)."""
+    try:
+        os.write(2, f"{text}\n".encode())
+    except OSError:
+        pass
+
+
 def run_local(*, sweep_interval_s: int, runner: str = "in-process") -> None:
-    """Start the Prefect server, then serve every deployment until interrupted."""
+    """Start the Prefect server and the API, then serve every deployment until interrupted
+    (Ctrl-C, SIGTERM or SIGHUP), and stop them all again."""
     from deployments.serve import serve_all
 
     s = get_settings()
-    server = PrefectServer(s.home / "log" / "prefect-server.log")
-    api = ApiServer(s.home / "log" / "api.log")
+    ensure_free(local_ports(s))
+    server = PrefectServer(s.home / "log" / "prefect-server.log", own_group=True)
+    api = ApiServer(s.home / "log" / "api.log", own_group=True)
+    stopping = Stopping([api, server])
+    before = stopping.install()
     try:
-        server.start()
-        api.start()
+        try:
+            server.start()
+            api.start()
+        except RuntimeError as exc:  # one line, no traceback: what failed and where to look
+            raise ProtectError(str(exc)) from None
         print(f"Web pages:    {api.url}/ (sign in as a user: protect user add …)")
         print(f"Prefect UI:   {s.prefect_ui_url} (asks for Prefect's auth string: "
               f"{_auth_hint(s)})")
@@ -144,8 +238,13 @@ def run_local(*, sweep_interval_s: int, runner: str = "in-process") -> None:
         print(f"REST API:     {api.url}/api/v1 (OpenAPI: {api.url}/api/v1/docs)")
         print(f"Case store:   {s.database_url.split('@')[-1]}")
         print(f"Server log:   {server.log_path}")
-        print("Serving every procedure and the sweep; Ctrl-C stops everything.")
-        serve_all(sweep_interval_s=sweep_interval_s, runner=runner)
+        print("Serving every procedure and the sweep; Ctrl-C stops everything.", flush=True)
+        serve_all(sweep_interval_s=sweep_interval_s, runner=runner, on_start=stopping.serving)
+    except KeyboardInterrupt:
+        pass
     finally:
-        api.stop()
-        server.stop()
+        stopping.asked, stopping.stop_serving = True, None  # a signal now: stop at once
+        api.stop(grace_s=API_GRACE_S)
+        server.stop(grace_s=SERVER_GRACE_S)
+        for sig, handler in before.items():
+            signal.signal(sig, handler)

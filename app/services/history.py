@@ -13,18 +13,12 @@ from models import AuditEvent, HumanTask, ProcedureRun
 
 def flow_runs_for(case_no: str) -> list[dict[str, Any]]:
     """Every flow run tagged with the case number, oldest first."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
-    from prefect.client.schemas.sorting import FlowRunSort
+    from app.adapters.prefect import flow_runs_tagged
 
-    with get_client(sync_client=True) as client:
-        runs = client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[case_no])),
-            sort=FlowRunSort.START_TIME_ASC, limit=200)
-        flows = {f.id: f.name for f in client.read_flows(limit=200)}
-    return [{"id": str(r.id), "name": r.name, "flow": flows.get(r.flow_id, ""),
-             "state": r.state.name if r.state else "", "tags": sorted(r.tags),
-             "state_type": r.state.type.value if r.state else ""} for r in runs]
+    return [{"id": r["id"], "name": r["name"], "flow": r["flow_name"],
+             "state": (r.get("state") or {}).get("name") or "", "tags": sorted(r["tags"]),
+             "state_type": (r.get("state") or {}).get("type") or ""}
+            for r in flow_runs_tagged(case_no)]
 
 
 def case_history(case_ref: str, lang: str = "zh") -> dict[str, Any]:

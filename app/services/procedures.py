@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sqlmodel import Session, col, select
 
@@ -24,6 +24,9 @@ from app.domain.text import TextRefused, clean_text
 from app.services.cases import get_case
 from flows.catalog import ProcedureSpec
 from models import Agency, Case, ProcedureRun
+
+if TYPE_CHECKING:
+    from app.services.delivery import Outcome
 
 
 def _field_error(field: str, code: str, message: str, message_zh: str) -> Any:
@@ -217,25 +220,28 @@ class Starts(Generic[R]):
     result: R
     queued: bool  # Prefect did not take every start at once: the dispatcher (or the sweep)
     # delivers what waits in the outbox
+    waiting: Outcome | None = None  # why (app/services/delivery.py); None: all delivered
 
 
 def commit_and_start(write: Callable[[Session, datetime], R],
-                     runs: Callable[[R], Sequence[int]]) -> Starts[R]:
+                     runs: Callable[[R], Sequence[int]], *, handover: bool = False
+                     ) -> Starts[R]:
     """One unit of work that records procedure runs (a start by hand, a hotline report, a
     screening confirmation), committed; then exactly the starts it queued are delivered, so
     the runs begin now rather than at the next sweep.
 
     `write` does the work in the session, as of the instant it is given; `runs` names the
-    procedure runs whose starts the write queued (none: nothing is delivered).
+    procedure runs whose starts the write queued (none: nothing is delivered). `handover`:
+    a short command, which leaves the starts to the running system's dispatcher
+    (app/services/delivery.py).
     """
-    from app.adapters.dispatch import dispatch
+    from app.services.delivery import deliver_now
 
     with db() as session:
         result = write(session, clock.now())
         run_ids = list(runs(result))
-    delivered = (dispatch(keys=[start_message_key(r) for r in run_ids]).delivered
-                 if run_ids else 0)
-    return Starts(result=result, queued=delivered < len(run_ids))
+    delivery = deliver_now([start_message_key(r) for r in run_ids], handover=handover)
+    return Starts(result=result, queued=delivery.waiting is not None, waiting=delivery.waiting)
 
 
 @dataclass(frozen=True)
@@ -244,13 +250,15 @@ class StartedRun:
 
     run: ProcedureRun  # with its flow run id once Prefect has taken the start
     case_no: str
-    queued: bool  # Prefect was not reachable: the sweep starts it
+    queued: bool  # Prefect has not taken the start yet: the dispatcher (or the sweep) will
+    waiting: Outcome | None = None  # why (app/services/delivery.py); None: started
 
 
 def start_and_dispatch(*, case_ref: str, code: str, actor: str,
                        params: dict[str, Any] | None = None, again: bool = False,
-                       reason: str | None = None) -> StartedRun:
-    """Start a procedure by hand for a case (start_procedure) and deliver its start at once.
+                       reason: str | None = None, handover: bool = False) -> StartedRun:
+    """Start a procedure by hand for a case (start_procedure) and deliver its start at once
+    (`handover`: as commit_and_start).
 
     An unknown code is refused before the case is looked up.
     """
@@ -262,9 +270,9 @@ def start_and_dispatch(*, case_ref: str, code: str, actor: str,
                               actor=actor, now=now, params=params, again=again, reason=reason)
         return int(run.id or 0), case.case_no
 
-    started = commit_and_start(write, lambda written: [written[0]])
+    started = commit_and_start(write, lambda written: [written[0]], handover=handover)
     run_id, case_no = started.result
     with db() as session:
         run = session.get(ProcedureRun, run_id)
     assert run is not None
-    return StartedRun(run=run, case_no=case_no, queued=started.queued)
+    return StartedRun(run=run, case_no=case_no, queued=started.queued, waiting=started.waiting)

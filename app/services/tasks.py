@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
@@ -22,6 +22,9 @@ from app.domain.errors import Conflict, Forbidden, NotFound
 from app.domain.workdays import TZ
 from app.services.cases import allowed_agencies, full_case, get_case, pause_key
 from models import Case, HumanTask
+
+if TYPE_CHECKING:
+    from app.services.delivery import Outcome
 
 
 def _may_see(task: HumanTask, viewer: Principal) -> None:
@@ -95,23 +98,27 @@ class Completion:
 
     task: HumanTask
     resumed: bool  # False: Prefect did not take it now; the dispatcher delivers it (next sweep)
+    waiting: Outcome | None = None  # why not (app/services/delivery.py); None: resumed
 
 
 def complete_task_and_resume(*, task_id: int, agency: str, form: Any | Callable[[str], Any],
-                             actor: str, viewer: Principal | None = None) -> Completion:
+                             actor: str, viewer: Principal | None = None,
+                             handover: bool = False) -> Completion:
     """Complete a task in its own unit of work (complete_task, with the same `form` and
-    `viewer`), committed; then deliver the resume it queued, so the procedure goes on now.
+    `viewer`), committed; then deliver the resume it queued, so the procedure goes on now
+    (`handover`: a short command, which leaves it to the running system's dispatcher,
+    app/services/delivery.py).
 
     The agency's work is kept even when Prefect is unreachable: the resume then waits in
     the outbox.
     """
-    from app.adapters.dispatch import dispatch
+    from app.services.delivery import deliver_now
 
     with db() as session:
         task = complete_task(session=session, task_id=task_id, agency=agency, form=form,
                              actor=actor, now=clock.now(), viewer=viewer)
-    report = dispatch(keys=[resume_message_key(task_id)])
-    return Completion(task=task, resumed=report.delivered > 0)
+    delivery = deliver_now([resume_message_key(task_id)], handover=handover)
+    return Completion(task=task, resumed=delivery.waiting is None, waiting=delivery.waiting)
 
 
 def list_tasks(

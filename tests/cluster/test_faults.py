@@ -1,4 +1,4 @@
-"""Faults in the scaled-out topology: killed workers and API processes, a restarted database,
+"""Faults in the scaled-out topology: a killed executor and API process, a restarted database,
 sweeps on two machines, a restart of everything. Every wait is bounded; loopback only."""
 
 from __future__ import annotations
@@ -17,14 +17,13 @@ from sqlmodel import select
 from app.adapters.store import db
 from app.domain import clock
 from app.runtime.cluster import ROOT as PROJECT_ROOT
-from app.runtime.cluster import Cluster, descendants
+from app.runtime.cluster import Cluster
 from app.services import cases as services
 from app.services import engine
 from models import AuditEvent, Case, HumanTask, OutboxMessage, ProcedureRun, Timer
 from tests.cluster.conftest import PG
 from tests.helpers import (
     complete,
-    flow_run,
     flow_state,
     intake_form,
     open_case,
@@ -53,35 +52,44 @@ def _sweep_until(predicate, *, timeout: float, what: str) -> None:  # type: igno
     wait_for(check, timeout=timeout, what=what)
 
 
-def _worker_of(cluster: Cluster, pid: int) -> str:
-    for name in cluster.procs:
-        if name.startswith("worker-") and pid in descendants(cluster.procs[name].pid):
-            return name
-    raise AssertionError(f"no worker runs process {pid}")
+def _executor_waiting_on_a_lock() -> str | None:
+    """The executor whose connection to the case store waits on a lock now, if one does.
+
+    Each part of the cluster names its connections (PGAPPNAME, app/runtime/cluster.py), so
+    PostgreSQL itself says which executor is executing the step that the lock holds back.
+    """
+    with db() as session:
+        names = session.execute(text(
+            "SELECT application_name FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND application_name LIKE 'protect-executor-%'")).scalars().all()
+    return names[0].removeprefix("protect-") if len(names) == 1 else None
 
 
-def test_a_worker_killed_in_the_middle_of_a_step_is_recovered_and_the_case_goes_on(
+def test_an_executor_killed_in_the_middle_of_a_step_is_recovered_by_another(
         cluster: Cluster) -> None:
+    assert cluster.topology.runner == "in-process" and cluster.topology.workers >= 2
     case = open_case()
     r2 = start(case, "R2")
     outreach = open_task(case, "r2.outreach", timeout=180)
-    complete(outreach, "center", outcome="accepted", location="银川火车站")
-    # Hold the next step in the middle: the resumed flow's open-task step (in a process that
-    # its worker is still starting) waits on this lock, inside its transaction.
+    # Hold the resumed run in the middle of a step: whichever executor takes it writes the
+    # step's journal entry (app/services/engine.py, journal_put) and waits on this lock,
+    # inside its transaction. The completion itself writes no journal, so it goes through.
     with db() as session:
-        session.execute(text("LOCK TABLE humantask IN EXCLUSIVE MODE"))
-        fr = wait_for(lambda: (f := flow_run(r2)) and f.state.name == "Running"
-                      and f.infrastructure_pid and f, timeout=180, what="the run to be running")
-        time.sleep(3)  # its heartbeat reaches Prefect; the step waits on the lock
-        pid = int(str(fr.infrastructure_pid).rsplit(":", 1)[-1])
-        victim = _worker_of(cluster, pid)
-        cluster.kill(victim)  # kill -9: the worker and its flow-run process
+        session.execute(text("LOCK TABLE stepjournal IN EXCLUSIVE MODE"))
+        complete(outreach, "center", outcome="accepted", location="银川火车站")
+        victim = wait_for(_executor_waiting_on_a_lock, timeout=180,
+                          what="an executor's step to wait on the lock")
+        assert flow_state(r2) == "Running"
+        time.sleep(3)  # its first heartbeat reaches Prefect; the step still waits
+        cluster.kill(victim)  # kill -9: the executor, and every run it was executing
         session.rollback()  # releases the lock: the killed step's transaction is gone
     try:
         wait_for(lambda: flow_state(r2) == "Crashed", timeout=RECOVERY_S,
                  what="Prefect's zombie check to crash the silent run")
         _sweep_until(lambda: flow_state(r2) != "Crashed", timeout=120,
                      what="the sweep to reschedule the crashed run")
+        # The victim is still down: the other executor takes the rescheduled run.
+        assert not cluster.alive(victim)
         intake = open_task(case, "r2.intake", timeout=180)
         assert _count(HumanTask, HumanTask.procedure_run_id == r2,
                       HumanTask.step == "r2.intake") == 1
@@ -92,6 +100,7 @@ def test_a_worker_killed_in_the_middle_of_a_step_is_recovered_and_the_case_goes_
         assert _count(HumanTask, HumanTask.procedure_run_id == r2) == 3
     finally:
         cluster.start(victim)
+        cluster.wait_for_workers()
 
 
 def test_an_api_process_killed_while_agencies_complete_loses_no_completion(
@@ -141,8 +150,10 @@ def test_a_postgresql_restart_is_reported_and_loses_no_completion(cluster: Clust
              what="the dispatcher to report the recovery")
     for task in tasks[2:]:
         complete(task, "center", outcome="accepted", location="银川火车站")
-    # A run that a worker was taking up when the database went away may be left Pending with
-    # no process: the scheduled sweep reschedules it (app/runtime/sweep.py, STUCK_PENDING).
+    # A run that an executor was taking up when the database went away may be left Pending or
+    # Running with nothing executing it: the executor marks it Crashed once Prefect answers
+    # (deployments/executor.py, `_settle`), and the scheduled sweep reschedules it
+    # (app/runtime/sweep.py; a run still Pending after STUCK_PENDING, too).
     for case in cases:
         open_task(case, "r2.intake", timeout=RECOVERY_S)
     assert _count(HumanTask, HumanTask.id.in_([t.id for t in tasks]),
@@ -255,9 +266,9 @@ def _pending_timer(run_id: int) -> Timer | None:
                                                 Timer.status == "pending")).first()
 
 
-def test_a_case_opened_through_the_clusters_api_runs_on_its_workers(cluster: Cluster) -> None:
+def test_a_case_opened_through_the_clusters_api_runs_on_its_executors(cluster: Cluster) -> None:
     """The web process of the cluster: a coordinator opens a case and starts R2 over HTTP,
-    and a worker of the pool opens its first task; the pages answer too."""
+    and an executor opens its first task; the pages answer too."""
     import requests
 
     from tests.helpers import open_and_start_over_http, token_headers
@@ -277,7 +288,7 @@ def test_no_personal_data_reaches_the_clusters_logs(cluster: Cluster) -> None:
     assert PERSONAL, "the tests above wrote personal data"
     logs = {p.name: p.read_text(encoding="utf-8", errors="replace")
             for p in cluster.log_dir.glob("*.log")}
-    assert {"api-1.log", "api-2.log", "services.log", "worker-1.log", "dispatcher.log",
-            "web.log"} <= set(logs)
+    assert {"api-1.log", "api-2.log", "services.log", "executor-1.log", "executor-2.log",
+            "dispatcher.log", "web.log"} <= set(logs)
     leaks = [(name, value) for name, text in logs.items() for value in PERSONAL if value in text]
     assert leaks == []

@@ -10,25 +10,29 @@ picture does not show, on a path the flow tests take, fails here.
 from __future__ import annotations
 
 import pytest
-from sqlmodel import col, select
+from sqlmodel import Session, col, create_engine, select
 
-from app.adapters.store import db
 from app.config.procedures import all_procedures
 from flows.catalog import BEGIN
 from flows.graphcheck import path_problems
 from models import AuditEvent, ProcedureRun
+from tests.conftest import worker_homes
 
 pytestmark = [pytest.mark.flows, pytest.mark.last]
 ACTIONS = ("task.opened", "timer.set", "procedure.started", "procedure.finished")
 
 
-def run_paths() -> dict[int, tuple[str, list[str]]]:
+def run_paths(database_url: str) -> dict[int, tuple[str, list[str]]]:
     """Each procedure run's path through its graph, from the audit trail (failed runs left out)."""
     procs = all_procedures()
-    with db() as session:
-        runs = session.exec(select(ProcedureRun).where(ProcedureRun.status != "failed")).all()
-        events = session.exec(select(AuditEvent).where(col(AuditEvent.action).in_(ACTIONS))
-                              .order_by(col(AuditEvent.id))).all()
+    engine = create_engine(database_url)
+    try:
+        with Session(engine) as session:
+            runs = session.exec(select(ProcedureRun).where(ProcedureRun.status != "failed")).all()
+            events = session.exec(select(AuditEvent).where(col(AuditEvent.action).in_(ACTIONS))
+                                  .order_by(col(AuditEvent.id))).all()
+    finally:
+        engine.dispose()
     paths = {int(r.id): (r.code, [BEGIN]) for r in runs}  # type: ignore[arg-type]
     for e in events:
         parent = e.detail.get("parent_run_id")
@@ -48,8 +52,8 @@ def run_paths() -> dict[int, tuple[str, list[str]]]:
 
 
 def test_every_run_of_the_flow_tests_followed_its_graph(store) -> None:
-    paths = run_paths()
-    walked = [(code, path) for code, path in paths.values() if len(path) > 1]
+    walked = [(code, path) for h in worker_homes()  # every worker's runs
+              for code, path in run_paths(h.database_url).values() if len(path) > 1]
     if not walked:
         pytest.skip("no procedure ran in this session: run with the flow tests")
     procs = all_procedures()

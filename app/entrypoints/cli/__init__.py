@@ -5,6 +5,8 @@ the order `protect --help` lists them."""
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from app.entrypoints.cli.common import errors_reported  # first: it sets Prefect's environment
@@ -42,6 +44,20 @@ cli.add_typer(system.cluster_cli, name="cluster")
 cli.add_typer(calendar.calendar_cli, name="calendar")
 
 
+# The commands that keep running (a server, a serving or dispatching process): they check
+# records with Great Expectations, imported once, like every long-running process.
+LONG_RUNNING = frozenset({"up", "api", "serve", "cluster", "dispatch"})
+
+
 def main() -> None:
+    """The `protect` command. A short command checks records against the suites without
+    importing Great Expectations (expectations/plain.py: the same suites and answers), whose
+    import alone costs more than the whole command."""
+    from expectations.runner import without_great_expectations
+
     with errors_reported():
-        cli()
+        if LONG_RUNNING.intersection(sys.argv[1:2]):
+            cli()
+        else:
+            with without_great_expectations():
+                cli()

@@ -11,7 +11,6 @@ import typer
 from app.adapters.store import db
 from app.domain import clock
 from app.entrypoints.cli.common import JsonOpt, out, read_json, ready
-from app.services import cases
 
 case_cli = typer.Typer(help="Open and look after cases.", no_args_is_help=True)
 
@@ -20,6 +19,8 @@ case_cli = typer.Typer(help="Open and look after cases.", no_args_is_help=True)
 def case_open(file: Annotated[Path, typer.Option("--file", "-f", help="Intake form (JSON).")],
               as_json: JsonOpt = False) -> None:
     """Open a case for a child from an intake form."""
+    from app.services import cases
+
     ready()
     with db() as session:
         case = cases.open_case(session=session, data=read_json(file), actor="coordinator",
@@ -31,6 +32,8 @@ def case_open(file: Annotated[Path, typer.Option("--file", "-f", help="Intake fo
 @case_cli.command("family-found")
 def case_family_found(case: str, as_json: JsonOpt = False) -> None:
     """Record that the child's family is found: waiting clocks (J2) stop."""
+    from app.services import cases
+
     cancelled = cases.family_found_and_resume(case_ref=case, actor="coordinator").timers_cancelled
     out({"case": case, "timers_cancelled": cancelled}, as_json,
         f"family found for {case}; {len(cancelled)} timer(s) cancelled")
@@ -47,6 +50,8 @@ def case_sealed_record(
     as_json: JsonOpt = False,
 ) -> None:
     """Read a sealed criminal record (J3): judicial roles only; every read is audited."""
+    from app.services import cases
+
     with db() as session:
         record = cases.read_sealed_record(session=session, record_id=record_id, agency=agency,
                                           role=role, actor=actor, now=clock.now())
@@ -83,15 +88,22 @@ def start(code: str, case: Annotated[str, typer.Option("--case", help="Case numb
                 message_zh="每个 --param 须为 KEY=VALUE，每个键只能出现一次")])
         params[key] = value
     started = start_and_dispatch(case_ref=case, code=code, actor="coordinator", params=params,
-                                 again=again, reason=reason)
+                                 again=again, reason=reason, handover=True)
     run, case_no = started.run, started.case_no
     data = {"procedure_run": run.id, "code": run.code, "case": case_no,
-            "flow_run_id": run.flow_run_id, "queued": started.queued}
-    msg = (f"started {run.code} for {case_no} (procedure run {run.id}, flow run "
-           f"{run.flow_run_id})" if run.flow_run_id else
-           f"queued {run.code} for {case_no}: Prefect is not reachable; the sweep will "
-           "start it")
-    out(data, as_json, msg)
+            "flow_run_id": run.flow_run_id, "queued": started.queued,
+            "waiting": started.waiting}
+    said = {
+        None: f"started {run.code} for {case_no} (procedure run {run.id}, flow run "
+              f"{run.flow_run_id})",
+        "delivering": f"starting {run.code} for {case_no} (procedure run {run.id}): the "
+                      "running system is creating its flow run",
+        "busy": f"queued {run.code} for {case_no} (procedure run {run.id}): Prefect is busy; "
+                "the running system starts it in a moment",
+        "unreachable": f"queued {run.code} for {case_no} (procedure run {run.id}): Prefect "
+                       "is not reachable; the sweep will start it",
+    }
+    out(data, as_json, said[started.waiting])
 
 
 def history(case: Annotated[str, typer.Option("--case")], as_json: JsonOpt = False) -> None:

@@ -24,9 +24,9 @@ def intake(file: Annotated[Path, typer.Option("--file", "-f", help="The hotline 
     starts = commit_and_start(
         lambda session, now: receive_report(session=session, data=data, actor="hotline",
                                             now=now),
-        lambda receipt: receipt.run_ids if receipt.created else [])
+        lambda receipt: receipt.run_ids if receipt.created else [], handover=True)
     queued = starts.queued
-    r = {**starts.result.to_dict(), "queued": queued}
+    r = {**starts.result.to_dict(), "queued": queued, "waiting": starts.waiting}
     lines = [f"report {r['source']}:{r['reference']} "
              + ("received" if r["created"] else "was received before: nothing new")
              + f"; case {r['case']}" + (" (opened)" if r["case_opened"] else ""),
@@ -38,8 +38,17 @@ def intake(file: Annotated[Path, typer.Option("--file", "-f", help="The hotline 
             f"{x['code']} (run {x['procedure_run']}"
             + ("" if x["new"] else ", already running") + ")" for x in r["started"]))
     if queued:
-        lines.append("  (Prefect is not reachable: the starts are queued; the sweep delivers them)")
+        lines.append("  " + WAITING[starts.waiting or "unreachable"])
     out(r, as_json, "\n".join(lines))
+
+
+# What a start not yet in Prefect when the intake answers waits for (app/services/delivery.py).
+WAITING = {
+    "delivering": "(the running system is creating the flow runs of the starts)",
+    "busy": "(Prefect is busy: a start waits in the outbox; the running system delivers it "
+            "within seconds)",
+    "unreachable": "(Prefect is not reachable: the starts are queued; the sweep delivers them)",
+}
 
 
 @hotline_cli.command("check")

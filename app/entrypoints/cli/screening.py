@@ -159,7 +159,7 @@ def screening_confirm(dossier: int,
     started = commit_and_start(
         lambda session, now: confirm(session=session, dossier_id=dossier, codes=codes or [],
                                      actor="coordinator", now=now),
-        lambda confirmed: [s["procedure_run"] for s in confirmed]).result
+        lambda confirmed: [s["procedure_run"] for s in confirmed], handover=True).result
     lines = [f"started {s['code']} for {s['case']} (procedure run {s['procedure_run']})"
              for s in started]
     out(started, as_json, "\n".join(lines) or f"nothing proposed for dossier {dossier}")

@@ -22,8 +22,10 @@ RunnerOpt = Annotated[str, typer.Option(
 def up(sweep_interval: int = typer.Option(60, help="Seconds between scheduled sweeps."),
        runner: RunnerOpt = "in-process") -> None:
     """Run the local system: Prefect server on SQLite, every deployment served, data seeded."""
-    from app.runtime.local import run_local
+    from app.runtime.local import local_ports, run_local
+    from app.runtime.ports import ensure_free
 
+    ensure_free(local_ports())  # a second `protect up` says so before touching anything
     ready(starting=True)
     _first_user_hint()
     run_local(sweep_interval_s=sweep_interval, runner=runner)
@@ -102,9 +104,30 @@ def dispatch(every: Annotated[float | None, typer.Option(
     typer.echo(f"{r.delivered} delivered, {r.failed} failed")
 
 
+ClusterRunnerOpt = Annotated[str, typer.Option(
+    "--runner", help="'in-process' (executors, the default) or 'process' (a work pool).")]
+
+
 @cluster_cli.command("up")
-def cluster_up() -> None:
+def cluster_up(runner: ClusterRunnerOpt = "in-process", workers: Annotated[int, typer.Option(
+        help="Executors (or process workers) to start.")] = 2) -> None:
     """Run the scaled-out topology on this machine (make cluster): docs/operations.md."""
     from app.runtime.cluster import run_cluster
 
-    run_cluster()
+    run_cluster(runner=runner, workers=workers)
+
+
+@cluster_cli.command("deploy")
+def cluster_deploy(runner: ClusterRunnerOpt = "in-process") -> None:
+    """Apply every deployment, its schedules and the zombie check: once per release."""
+    from app.runtime.cluster import deploy
+
+    deploy(runner)
+
+
+@cluster_cli.command("executor")
+def cluster_executor() -> None:
+    """Execute the applied deployments' runs in this process: one executor of the cluster."""
+    from deployments.cluster_executor import serve_deployed
+
+    serve_deployed()

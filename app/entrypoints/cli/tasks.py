@@ -65,8 +65,12 @@ def complete(task: int,
 
     form = read_json(file)
     done = complete_task_and_resume(task_id=task, agency=agency, form=form,
-                                    actor=f"agency:{agency}")
-    data = {"task": task, "status": "done", "resumed": done.resumed}
-    out(data, as_json, f"task {task} completed" + (
-        "; the procedure resumes" if data["resumed"] else
-        "; the procedure will resume when Prefect has it (next sweep)"))
+                                    actor=f"agency:{agency}", handover=True)
+    data = {"task": task, "status": "done", "resumed": done.resumed, "waiting": done.waiting}
+    out(data, as_json, f"task {task} completed" + {
+        None: "; the procedure resumes",
+        "delivering": "; the running system is resuming the procedure",
+        "busy": "; the procedure resumes in a moment (Prefect is busy, or the run has not "
+                "reached this step yet; the running system tries again within seconds)",
+        "unreachable": "; the procedure will resume when Prefect has it (next sweep)",
+    }[done.waiting])
