@@ -107,6 +107,7 @@ start_child = _task("start-procedure", engine.start_child)
 notify = _task("notify", engine.notify)
 set_placement = _task("record-placement", engine.set_placement)
 placement_date = _task("read-placement-date", engine.placement_date)
+family_was_found = _task("check-family-found", engine.family_was_found)
 is_school_age = _task("check-school-age", engine.is_school_age)
 case_is_open = _task("check-case-open", engine.case_is_open)
 seal_record = _task("seal-record", engine.seal_record)
@@ -224,6 +225,9 @@ class Procedure:
     async def placement_date(self) -> date | None:
         value = await self._step(placement_date)
         return date.fromisoformat(value) if isinstance(value, str) else value
+
+    async def family_was_found(self) -> bool:
+        return bool(await self._step(family_was_found))
 
     async def is_school_age(self, on: date, ages: tuple[int, int]) -> bool:
         return bool(await self._step(is_school_age, on, ages))

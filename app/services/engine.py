@@ -285,6 +285,14 @@ def placement_date(procedure_run_id: int) -> date | None:
         return case.placed_at
 
 
+def family_was_found(procedure_run_id: int) -> bool:
+    """Whether the case's family is found already: J1 can find it before J2's run, started
+    earlier, sets its clock, and a found family cancels only the clocks already set."""
+    with db() as session:
+        _, case = _run_and_case(session, procedure_run_id)
+        return case.family_found_at is not None
+
+
 def is_school_age(procedure_run_id: int, on: date, ages: tuple[int, int]) -> bool:
     """Whether the child is of compulsory school age on `on` (no age leaves this function)."""
     from app.domain.idcard import age_on

@@ -26,6 +26,8 @@ async def j2_hukou_registration(p: Procedure) -> str:
     placed_on = await p.placement_date()
     if placed_on is None:
         return await p.finish("not_placed")
+    if await p.family_was_found():  # by J1, before this run set its clock
+        return await p.finish("family_found")
 
     wait = p.spec.wait("clock").duration  # two years unless the operator says otherwise
     # The key stays "two-years" whatever the setting: runs already waiting are suspended on it.

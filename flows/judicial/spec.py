@@ -48,6 +48,7 @@ J2 = ProcedureSpec(
     graph=(
         Edge(BEGIN, "wait:clock", "a placement date is recorded"),
         Edge(BEGIN, "end:not_placed", "no placement date"),
+        Edge(BEGIN, "end:family_found", "the family was found before the clock started"),
         Edge("wait:clock", "j2.registration", "fired"),
         Edge("wait:clock", "end:family_found", "cancelled"),
         Edge("j2.registration", "end:registered"),

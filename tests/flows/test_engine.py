@@ -104,7 +104,9 @@ def _task_runs(run: int) -> dict[str, list[str]]:
         with get_client(sync_client=True) as client:
             task_runs = client.read_task_runs(
                 flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run(run).id])))
-        return task_runs if all(tr.state.is_final() for tr in task_runs) else None
+        # A task run can be recorded from its first event before its state arrives.
+        return task_runs if all(tr.state is not None and tr.state.is_final()
+                                for tr in task_runs) else None
 
     by_name: dict[str, list[str]] = {}
     for tr in wait_for(final, timeout=30, what="every task run of the flow run to be final"):

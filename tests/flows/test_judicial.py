@@ -191,6 +191,18 @@ def test_j1_searches_until_a_verified_match_then_starts_r3(system) -> None:
     assert wait_finished(j2).outcome == "family_found"  # the family found stops J2's clock
 
 
+def test_j2_started_before_the_family_was_found_sets_no_clock_after_it(system) -> None:
+    # J1 can find the family while J2's start still waits in the outbox: the found family
+    # cancels only the clocks already set, so J2 itself must not set one afterwards.
+    case = open_case()
+    with db() as session:
+        services.family_found(session=session, case_ref=case, actor="test", now=clock.now())
+    j2 = start(case, "J2", params={"placed_on": clock.now().date().isoformat()})
+    assert wait_finished(j2).outcome == "family_found"
+    with db() as session:
+        assert session.exec(select(Timer).where(Timer.procedure_run_id == j2)).all() == []
+
+
 def test_j1_stops_when_the_case_is_closed_or_the_family_is_found(system) -> None:
     today = clock.now().date().isoformat()
     closed, found = open_case(), open_case()
