@@ -6,7 +6,10 @@ import json
 import random
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -238,3 +241,33 @@ def protect_json(*args: str) -> Any:
 
 def at(moment: datetime) -> str:
     return moment.isoformat()
+
+
+@contextmanager
+def process_runner(system: Any, log_path: Any) -> Iterator[None]:
+    """Prefect's own served runner (a process per run) in place of the session's in-process
+    one, its console in `log_path`. The serving process's dispatcher stops with it, so starts
+    and resumes are delivered from here (a start Prefect answers "busy" while the runner
+    registers is sent again)."""
+    from app.runtime.dispatcher import Dispatcher
+    from app.runtime.local import Runner
+
+    system.runner.stop()
+    process = Runner(log_path, runner="process")
+    process.start()
+    dispatcher, stop = Dispatcher(workers=2), threading.Event()
+
+    def deliver() -> None:
+        while not stop.wait(0.2):
+            dispatcher.poll()
+
+    delivering = threading.Thread(target=deliver, daemon=True)
+    delivering.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        delivering.join(timeout=10)
+        dispatcher.close()
+        process.stop()
+        system.runner.start()

@@ -28,7 +28,15 @@ from app.config.settings import get_settings
 from app.domain import clock
 from models import OutboxMessage
 from tests.conftest import LOGS, free_port
-from tests.helpers import complete, flow_run, open_case, open_task, start, wait_for
+from tests.helpers import (
+    complete,
+    flow_run,
+    open_case,
+    open_task,
+    process_runner,
+    start,
+    wait_for,
+)
 
 FINISHED_SUSPENDED = "Finished in state Suspended("
 
@@ -132,34 +140,14 @@ def test_a_procedure_run_that_fails_still_logs_error(system) -> None:
 def test_prefects_process_runner_logs_the_suspension_at_info_too(system) -> None:
     """`python -m prefect.engine`, one process per run (Prefect's runner, the cluster's
     workers), imports the procedure's module and with it the filter."""
-    from app.runtime.dispatcher import Dispatcher
-    from app.runtime.local import Runner
-
     log_path = LOGS / "serve-quiet-process-runner.log"
-    system.runner.stop()
-    process = Runner(log_path, runner="process")
     offset = log_path.stat().st_size if log_path.exists() else 0
-    process.start()
-    dispatcher, stop = Dispatcher(workers=2), threading.Event()
-
-    def deliver() -> None:
-        while not stop.wait(0.2):
-            dispatcher.poll()
-
-    delivering = threading.Thread(target=deliver, daemon=True)
-    delivering.start()
-    try:
+    with process_runner(system, log_path):
         case = open_case()
         run_id = start(case, "R2")
         open_task(case, "r2.outreach")
         fr = flow_run(run_id)
         assert_suspensions_quiet(fr.id, fr.name, log_path, offset, suspensions=1)
-    finally:
-        stop.set()
-        delivering.join(timeout=10)
-        dispatcher.close()
-        process.stop()
-        system.runner.start()
 
 
 @pytest.mark.flows

@@ -22,6 +22,7 @@ from tests.helpers import (
     flow_state,
     open_case,
     open_task,
+    process_runner,
     protect,
     protect_json,
     start,
@@ -234,34 +235,13 @@ def test_a_completion_while_prefect_is_down_is_kept_and_resumes_after_a_sweep(sy
 
 
 def test_prefects_own_process_runner_serves_the_same_procedures(system) -> None:
-    from app.runtime.dispatcher import Dispatcher
-    from app.runtime.local import Runner
     from tests.conftest import LOGS
 
-    system.runner.stop()
-    process = Runner(LOGS / "serve-process-runner.log", runner="process")
-    process.start()
-    # The serving process's dispatcher is stopped with it: deliver starts and resumes here,
-    # so that a start Prefect answers "busy" while the runner registers is sent again.
-    dispatcher, stop = Dispatcher(workers=2), threading.Event()
-
-    def deliver() -> None:
-        while not stop.wait(0.2):
-            dispatcher.poll()
-
-    delivering = threading.Thread(target=deliver, daemon=True)
-    delivering.start()
-    try:
+    with process_runner(system, LOGS / "serve-process-runner.log"):
         case = open_case()
         start(case, "R2")
         complete(open_task(case, "r2.outreach"), outcome="accepted")
         assert open_task(case, "r2.intake").owner == "center"
-    finally:
-        stop.set()
-        delivering.join(timeout=10)
-        dispatcher.close()
-        process.stop()
-        system.runner.start()
 
 
 def test_the_sweep_deployment_runs_in_the_serving_process(system) -> None:
