@@ -3,13 +3,17 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The installer: uv, pinned, resolves and installs the pinned set (constraints.txt) in about
+# 12 s where pip takes about 50 s; the same packages at the same versions.
+UV_VERSION := 0.13.9
+INSTALL := $(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt
 
 .PHONY: run test test-fast bench setup browser clean cluster cluster-setup test-cluster
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
+	$(INSTALL) -e ".[test]"
 	touch $(STAMP)
 
 # The web tests drive Debian's chromium through Playwright (never `playwright install`), with a
@@ -43,7 +47,7 @@ test-fast: $(STAMP)
 BENCH_STAMP := $(VENV)/.installed-bench
 
 $(BENCH_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,bench]"
+	$(INSTALL) -e ".[test,bench]"
 	touch $(BENCH_STAMP)
 
 # The benchmarks at their default sizes, under ten minutes; `make bench FULL=1` runs the full
@@ -56,7 +60,7 @@ bench: setup $(BENCH_STAMP)
 CLUSTER_STAMP := $(VENV)/.installed-cluster
 
 $(CLUSTER_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,cluster]"
+	$(INSTALL) -e ".[test,cluster]"
 	touch $(CLUSTER_STAMP)
 
 cluster-setup: $(CLUSTER_STAMP)

@@ -7,8 +7,9 @@ import secrets
 import time
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRET = "change-me-local-only"
@@ -24,6 +25,9 @@ SHIPPED_RISK = Path(__file__).resolve().parents[2] / "risk.toml"
 SHIPPED_HOTLINE = Path(__file__).resolve().parents[2] / "hotline.toml"
 # The operator's calendar file the project ships: the format, and no year yet.
 SHIPPED_CALENDAR = Path(__file__).resolve().parents[2] / "calendar.toml"
+# In production every secret (webhook, hotline, session key) is at least this long.
+MIN_SECRET_LENGTH = 32
+Env = Literal["local", "test", "production"]
 
 
 class Settings(BaseSettings):
@@ -31,7 +35,8 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="PROTECT_", extra="ignore")
 
-    env: str = Field("local", description="'local', 'test' or 'production'.")
+    env: Env = Field("local", description="'local', 'test' or 'production' (any case); "
+                     "anything else is refused.")
     home: Path = Field(Path("var"), description="Folder for the SQLite files and Prefect's home.")
     database_url: str = Field("", description="SQLAlchemy URL; default: SQLite under home.")
     prefect_host: str = "127.0.0.1"
@@ -42,6 +47,14 @@ class Settings(BaseSettings):
     session_key: str = Field(PLACEHOLDER_SESSION_KEY, description="Signs the web pages' "
                              "session cookies; refused at its placeholder in production.")
     session_max_age_s: int = Field(8 * 3600, description="A web session's lifetime.")
+    api_token_days: int = Field(90, ge=1, le=3650, description="An API token's lifetime "
+                                "(`protect user token`, POST /api/v1/auth/login).")
+    max_body_bytes: int = Field(1024 * 1024, ge=1024, description="The largest request body "
+                                "the API and pages take (413 above); imports have their own.")
+    login_max_failures: int = Field(5, ge=1, description="Wrong passwords in a row, per user "
+                                    "and per address, before logins are refused (429).")
+    login_lockout_s: int = Field(900, ge=1, description="How long logins stay refused after "
+                                 "login_max_failures wrong passwords.")
     prefect_ui: str = Field("", description="The Prefect UI's address for the web pages' "
                             "links; default: the local server's.")
     prefect_auth: str = Field("", description="`user:password` for Prefect's own basic "
@@ -89,6 +102,11 @@ class Settings(BaseSettings):
     hotline_secret: str = PLACEHOLDER_SECRET
     hotline_timeout_s: float = 5.0
 
+    @field_validator("env", mode="before")
+    @classmethod
+    def _env_word(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
     @model_validator(mode="after")
     def _resolve(self) -> Settings:
         self.home = self.home.expanduser().resolve()
@@ -113,6 +131,13 @@ class Settings(BaseSettings):
             raise ValueError("PROTECT_HOTLINE_SECRET must be set to a real secret in production")
         if self.env == "production" and self.session_key == PLACEHOLDER_SESSION_KEY:
             raise ValueError("PROTECT_SESSION_KEY must be set to a real secret in production")
+        if self.env == "production":
+            for name in ("webhook_secret", "session_key", "hotline_secret"):
+                if name == "hotline_secret" and not self.hotline_callback_url:
+                    continue
+                if len(getattr(self, name)) < MIN_SECRET_LENGTH:
+                    raise ValueError(f"PROTECT_{name.upper()} must be at least "
+                                     f"{MIN_SECRET_LENGTH} characters in production")
         return self
 
     @property
