@@ -10,9 +10,11 @@ INSTALL := $(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.t
 
 .PHONY: run test test-fast bench setup browser clean cluster cluster-setup test-cluster
 
-$(STAMP): pyproject.toml constraints.txt
+$(BIN)/uv:
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
+	$(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
+
+$(STAMP): pyproject.toml constraints.txt | $(BIN)/uv
 	$(INSTALL) -e ".[test]"
 	touch $(STAMP)
 
@@ -46,7 +48,7 @@ test-fast: $(STAMP)
 
 BENCH_STAMP := $(VENV)/.installed-bench
 
-$(BENCH_STAMP): $(STAMP)
+$(BENCH_STAMP): $(STAMP) | $(BIN)/uv
 	$(INSTALL) -e ".[test,bench]"
 	touch $(BENCH_STAMP)
 
@@ -59,7 +61,7 @@ bench: setup $(BENCH_STAMP)
 # executors (`protect cluster up --runner process` for a work pool instead; docs/operations.md).
 CLUSTER_STAMP := $(VENV)/.installed-cluster
 
-$(CLUSTER_STAMP): $(STAMP)
+$(CLUSTER_STAMP): $(STAMP) | $(BIN)/uv
 	$(INSTALL) -e ".[test,cluster]"
 	touch $(CLUSTER_STAMP)
 

@@ -66,7 +66,11 @@ class ApiToken(SQLModel, table=True):
     """A user's API token: the secret is shown once and only its argon2id hash is kept.
 
     The token reads `<lookup>.<secret>`: `lookup` finds the row, the secret is verified
-    against `secret_hash`. Revoked tokens stay, for the audit trail.
+    against `secret_hash`. Revoked and expired tokens stay, for the audit trail.
+
+    `kind`: "api", a bearer token for the REST API (`protect user token`, POST /auth/login),
+    or "web", a web page session's (its cookie holds it): each is refused by the other.
+    Every token ends at `expires_at` (app/services/users.py sets it from the settings).
     """
 
     id: int | None = Field(default=None, primary_key=True)
@@ -74,7 +78,9 @@ class ApiToken(SQLModel, table=True):
     lookup: str = Field(unique=True, max_length=16)
     secret_hash: str
     name: str = Field(max_length=64)
+    kind: str = Field(default="api", max_length=8)  # api|web
     created_at: datetime = _ts(nullable=False)
+    expires_at: datetime = _ts(nullable=False)
     last_used_at: datetime | None = _ts(nullable=True)
     revoked_at: datetime | None = _ts(nullable=True)
 

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any
 
+from app.domain.sealing import is_marker
 from flows.words import COMMON_FIELDS, COMMON_OPTIONS, Words
 
 LANGS = ("zh", "en")
@@ -303,6 +304,9 @@ NOTICES: dict[str, Words] = {
 FEEDBACK_ACKNOWLEDGED = Words("已签收", "Acknowledged")
 SEALED_READ: dict[bool, Words] = {True: Words("准予查阅", "allowed"),
                                   False: Words("拒绝查阅", "refused")}
+# What a reader who is not judicial reads in place of a sealed run's content (J3; the marker of
+# app/domain/sealing.py): a step's decision, an event's details.
+SEALED = Words("已封存", "Sealed")
 
 # Every audit action (grep `action="` in app/ and flows/) as a sentence: `{actor}` first, the
 # details in words. A detail the sentence leaves out stays in the store and the API's `detail`.
@@ -376,6 +380,13 @@ PARTS: dict[str, Words] = {
     "procedures": Words("，启动 {procedures}", "; started {procedures}"),
     "correction": Words("（更正记录）", " (correct the record)"),
     "unknown": Words("{actor} {action}", "{actor} {action}"),
+    # An event of a sealed run, for a reader who is not judicial: its content is not said.
+    "sealed": Words("：已封存", ": sealed"),
+}
+# The sentences an event of a sealed run has without its sealed details.
+SEALED_ACTIONS: dict[str, Words] = {
+    "record.sealed": Words("{actor} 封存犯罪记录 {sealed_record}",
+                           "{actor} sealed criminal record {sealed_record}"),
 }
 
 
@@ -520,6 +531,8 @@ def decision_words(step: str, decision: Mapping[str, Any] | None, lang: str = "z
     lang = _lang(lang)
     if not decision:
         return ""
+    if is_marker(decision):
+        return SEALED.in_(lang)
     head = value_name(step, "outcome", decision["outcome"], lang) \
         if decision.get("outcome") is not None else ""
     rest = [f"{field_label(step, k, lang)}{'：' if lang == 'zh' else ': '}"
@@ -570,6 +583,11 @@ def event_text(event: Any, lang: str = "zh", *, steps: Mapping[int, str] | None 
     lang = _lang(lang)
     action = str(_get(event, "action") or "")
     detail: Mapping[str, Any] = _get(event, "detail") or {}
+    # A sealed run's event, as a reader who is not judicial has it: its content details are
+    # the sealed marker (app/domain/sealing.py), never said; the sentence says "sealed".
+    sealed = any(is_marker(v) for v in detail.values())
+    if sealed:
+        detail = {k: v for k, v in detail.items() if not is_marker(v)}
     task_id = _get(event, "task_id")
     run_id = _get(event, "procedure_run_id")
     run = (runs or {}).get(run_id) if run_id is not None else None
@@ -618,8 +636,11 @@ def event_text(event: Any, lang: str = "zh", *, steps: Mapping[int, str] | None 
             else outcome_name("S1", status, lang)
     if action == "hotline.received" and detail.get("source") in ("12355", "12345"):
         values["source"] = str(detail["source"])
-    template = ACTIONS.get(action, PARTS["unknown"]).in_(lang)
-    text = template.format_map(_Blank(values))
+    template = (SEALED_ACTIONS.get(action) if sealed else None) or ACTIONS.get(
+        action, PARTS["unknown"])
+    text = template.in_(lang).format_map(_Blank(values))
+    if sealed and action not in SEALED_ACTIONS:
+        text += PARTS["sealed"].in_(lang)
     if action == "task.completed":
         said = decision_words(step, detail.get("decision"), lang)
         if said:
@@ -720,7 +741,17 @@ class Vocabulary:
         return value_name(step, field, value, self.lang)
 
     def decision(self, step: str, decision: Mapping[str, Any] | None) -> str:
+        if is_marker(decision):
+            return SEALED.in_(self.lang)
         return decision_words(step, decision, self.lang)
+
+    def sealed(self) -> str:
+        """已封存 / Sealed: what stands for a sealed run's content (app/domain/sealing.py)."""
+        return SEALED.in_(self.lang)
+
+    def is_sealed(self, event: Any) -> bool:
+        """Whether an audit event's details hold the sealed marker (its content not said)."""
+        return any(is_marker(v) for v in (_get(event, "detail") or {}).values())
 
     def actor(self, actor: str, agency: str | None = None) -> str:
         return actor_name(actor, agency, self.lang)

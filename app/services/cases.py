@@ -22,7 +22,7 @@ from app.adapters import audit
 from app.adapters.outbox import enqueue, timer_message_key
 from app.adapters.store import db
 from app.adapters.validation import check, checked_id_number, id_number_typed, typed_text
-from app.domain import access, clock
+from app.domain import access, clock, sealing
 from app.domain.access import Principal
 from app.domain.errors import Conflict, Forbidden, NotFound
 from app.domain.idcard import normalize_id_number
@@ -241,33 +241,81 @@ def family_found_and_resume(*, case_ref: str, actor: str) -> FamilyFound:
     return FamilyFound(timers_cancelled=cancelled, queued=delivered < len(cancelled))
 
 
-# Who may read a sealed record (J3): the judicial roles, each in its own agency.
-JUDICIAL_READERS: dict[str, str] = {"court": "court", "procuratorate": "procuratorate",
-                                    "police": "psb"}
-# The reader role of each judicial agency, for a user of that agency.
-READER_ROLE: dict[str, str] = {agency: role for role, agency in JUDICIAL_READERS.items()}
+# Who may read a sealed record (J3): the judicial roles, each in its own agency
+# (app/domain/sealing.py); reader role → agency, and agency → reader role.
+JUDICIAL_READERS = sealing.JUDICIAL_READERS
+READER_ROLE = sealing.READER_ROLE
 
 
 def read_sealed_record(*, session: Session, record_id: int, agency: str, role: str, actor: str,
-                       now: datetime) -> SealedRecord:
+                       now: datetime, roles: list[str] | None = None,
+                       allowed: bool | None = None) -> SealedRecord:
     """A sealed criminal record, for a court, procuratorate or police reader only.
 
     Every read is audited, allowed or refused. A refused read is committed before Forbidden
     is raised, so the caller's rollback cannot take the attempt out of the audit trail.
-    There is no user and role system yet: the reader's agency code and role are parameters.
+    The command line names the reader's agency code and role; a signed-in user reads through
+    read_sealed_record_as, which decides `allowed` by the user's roles and agency (`roles`:
+    theirs, for the trail). A refused read of a record that does not exist is audited too
+    and refused the same way, so that a refusal tells nothing of which records exist.
     """
     record = session.get(SealedRecord, record_id)
-    if record is None:
+    if allowed is None:
+        allowed = sealing.allowed_reader(agency, role)
+    if record is None and allowed:
         raise NotFound(f"no sealed record {record_id}")
-    allowed = JUDICIAL_READERS.get(role) == agency
+    extra = {"roles": roles} if roles is not None else {}
     audit.record(session=session, at=now, actor=actor, action="sealed_record.read",
-                 case_id=record.case_id, procedure_run_id=record.procedure_run_id,
-                 sealed_record_id=record_id, agency=agency, role=role, allowed=allowed)
-    if not allowed:
+                 case_id=record.case_id if record else None,
+                 procedure_run_id=record.procedure_run_id if record else None,
+                 sealed_record_id=record_id, agency=agency, role=role, allowed=allowed, **extra)
+    if not allowed or record is None:
         session.commit()
         raise Forbidden(f"sealed record {record_id} is open to the court, procuratorate and "
                         f"police roles only, not to {role} at {agency}")
     return record
+
+
+def read_sealed_record_as(*, session: Session, record_id: int, viewer: Principal,
+                          now: datetime) -> SealedRecord:
+    """A sealed record for a signed-in user (the API, the pages): allowed for the judicial
+    role at the court, the procuratorate or the police (sealing.may_read); every read,
+    allowed or refused — a coordinator's, a worker's, a manager's too — audited."""
+    return read_sealed_record(session=session, record_id=record_id, agency=viewer.agency,
+                              role=sealing.reader_role(viewer.agency), actor=viewer.actor,
+                              now=now, roles=sorted(viewer.roles),
+                              allowed=sealing.may_read(viewer))
+
+
+def sealed_runs(session: Session, *, case_id: int) -> dict[int, int]:
+    """The case's procedure runs whose record is sealed, each with its sealed record's id."""
+    return {int(run): int(rec or 0) for run, rec in session.exec(
+        select(SealedRecord.procedure_run_id, SealedRecord.id)
+        .where(SealedRecord.case_id == case_id)).all()}
+
+
+def shown_task(task: HumanTask, sealed: dict[int, int], viewer: Principal | None) -> HumanTask:
+    """The task as the viewer may see it (sealing.shown_step): itself, or for a run that is
+    sealed and a reader who is not judicial, a detached copy with the sealed marker in place
+    of its decision and record. Never add the copy to a session."""
+    record_id = sealed.get(task.procedure_run_id)
+    if record_id is None or sealing.may_read(viewer):
+        return task
+    decision, record = sealing.shown_step(task.decision, task.record,
+                                          sealed_record_id=record_id, viewer=viewer)
+    return HumanTask(**{**task.model_dump(), "decision": decision, "record": record})
+
+
+def shown_event(event: AuditEvent, sealed: dict[int, int], sealed_tasks: dict[int, int],
+                viewer: Principal | None) -> AuditEvent:
+    """An audit event as the viewer may see it (sealing.shown_detail): itself, or for an
+    event of a sealed run (or of one of its tasks) and a reader who is not judicial, a
+    detached copy with its content details replaced by the sealed marker."""
+    record_id = sealed.get(event.procedure_run_id or 0) or sealed_tasks.get(event.task_id or 0)
+    if record_id is None or sealing.may_read(viewer):
+        return event
+    return AuditEvent(**{**event.model_dump(), "detail": sealing.shown_detail(
+        event.detail, sealed_record_id=record_id, viewer=viewer)})
 
 
 # --- reads under the access rules (app/domain/access.py): the API, the CLI and the web pages ------
@@ -339,10 +387,13 @@ def list_cases(*, session: Session, limit: int = 50, offset: int = 0,
     return list(session.exec(stmt.order_by(col(Case.id).desc()).limit(limit).offset(offset)))
 
 
-def case_timeline(*, session: Session, case_ref: str) -> dict[str, Any]:
+def case_timeline(*, session: Session, case_ref: str, viewer: Principal | None = None
+                  ) -> dict[str, Any]:
     """What happened on a case, from the store: its dossier (codes only), procedure runs,
     human steps (no records) and audit events, each oldest first. No personal data: the
-    caller reads the child's fields through read_case, which audits them."""
+    caller reads the child's fields through read_case, which audits them. The steps and
+    events of a sealed run hold the sealed marker in place of their content unless the
+    `viewer` is a judicial reader (app/domain/sealing.py; no viewer: the marker)."""
     case = get_case(session=session, case_ref=case_ref)
     runs = session.exec(select(ProcedureRun).where(ProcedureRun.case_id == case.id)
                         .order_by(col(ProcedureRun.id))).all()
@@ -351,5 +402,10 @@ def case_timeline(*, session: Session, case_ref: str) -> dict[str, Any]:
     events = session.exec(select(AuditEvent).where(AuditEvent.case_id == case.id)
                           .order_by(col(AuditEvent.at), col(AuditEvent.id))).all()
     dossier = session.exec(select(Dossier).where(Dossier.child_id == case.child_id)).first()
-    return {"case": case, "runs": list(runs), "tasks": list(tasks), "events": list(events),
+    sealed = sealed_runs(session, case_id=int(case.id or 0))
+    sealed_tasks = {int(t.id or 0): sealed[t.procedure_run_id] for t in tasks
+                    if t.procedure_run_id in sealed}
+    return {"case": case, "runs": list(runs),
+            "tasks": [shown_task(t, sealed, viewer) for t in tasks],
+            "events": [shown_event(e, sealed, sealed_tasks, viewer) for e in events],
             "dossier": dossier}

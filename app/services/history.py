@@ -7,7 +7,8 @@ from typing import Any
 from sqlmodel import col, select
 
 from app.adapters.store import db
-from app.services.cases import get_case
+from app.domain.access import Principal
+from app.services.cases import get_case, sealed_runs, shown_event
 from models import AuditEvent, HumanTask, ProcedureRun
 
 
@@ -21,9 +22,14 @@ def flow_runs_for(case_no: str) -> list[dict[str, Any]]:
             for r in flow_runs_tagged(case_no)]
 
 
-def case_history(case_ref: str, lang: str = "zh") -> dict[str, Any]:
+def case_history(case_ref: str, lang: str = "zh", viewer: Principal | None = None
+                 ) -> dict[str, Any]:
     """The case's runs and audit events, codes and ids, each with the words a person reads
-    (`procedure_name`, …; an event's `sentence`) in `lang`."""
+    (`procedure_name`, …; an event's `sentence`) in `lang`.
+
+    The events of a sealed run (J3) hold the sealed marker in place of their content — in
+    `detail` and so in the `sentence` — unless the `viewer` is a judicial reader
+    (app/domain/sealing.py); without a viewer (the command line), the marker."""
     from app.config.vocabulary import Vocabulary
 
     w = Vocabulary(lang)
@@ -31,10 +37,15 @@ def case_history(case_ref: str, lang: str = "zh") -> dict[str, Any]:
         case = get_case(session=session, case_ref=case_ref)
         runs = session.exec(select(ProcedureRun).where(ProcedureRun.case_id == case.id)
                             .order_by(col(ProcedureRun.id))).all()
-        events = session.exec(select(AuditEvent).where(AuditEvent.case_id == case.id)
-                              .order_by(col(AuditEvent.at), col(AuditEvent.id))).all()
-        steps = {int(i or 0): s for i, s in session.exec(
-            select(HumanTask.id, HumanTask.step).where(HumanTask.case_id == case.id)).all()}
+        steps_runs = session.exec(select(HumanTask.id, HumanTask.step,
+                                         HumanTask.procedure_run_id)
+                                  .where(HumanTask.case_id == case.id)).all()
+        steps = {int(i or 0): s for i, s, _ in steps_runs}
+        sealed = sealed_runs(session, case_id=int(case.id or 0))
+        sealed_tasks = {int(i or 0): sealed[r] for i, _, r in steps_runs if r in sealed}
+        events = [shown_event(e, sealed, sealed_tasks, viewer) for e in session.exec(
+            select(AuditEvent).where(AuditEvent.case_id == case.id)
+            .order_by(col(AuditEvent.at), col(AuditEvent.id))).all()]
         by_id = {int(r.id or 0): r for r in runs}
         data: dict[str, Any] = {
             "case": case.case_no,

@@ -20,7 +20,14 @@ from app.domain import access, clock
 from app.domain.access import Principal
 from app.domain.errors import Conflict, Forbidden, NotFound
 from app.domain.workdays import TZ
-from app.services.cases import allowed_agencies, full_case, get_case, pause_key
+from app.services.cases import (
+    allowed_agencies,
+    full_case,
+    get_case,
+    pause_key,
+    sealed_runs,
+    shown_task,
+)
 from models import Case, HumanTask
 
 if TYPE_CHECKING:
@@ -174,7 +181,11 @@ def inbox(*, session: Session, viewer: Principal, now: datetime, case_ref: str |
 def read_task(*, session: Session, task_id: int, viewer: Principal, now: datetime
               ) -> tuple[HumanTask, str, dict[str, Any]]:
     """A task, its case number and the case fields its step needs; audited when they, or the
-    task's record, hold personal data."""
+    task's record, hold personal data.
+
+    A task of a sealed run (J3) comes back, for a reader who is not judicial, as a detached
+    copy with the sealed marker in place of its decision and record (app/domain/sealing.py);
+    the event of a judicial reader's read names the sealed record."""
     task = visible_task(session=session, task_id=task_id, viewer=viewer)
     case = session.get(Case, task.case_id)
     assert case is not None
@@ -182,8 +193,12 @@ def read_task(*, session: Session, task_id: int, viewer: Principal, now: datetim
     if viewer.has(*access.UNRESTRICTED):
         fields = access.ALL_CASE_FIELDS
     view = access.shape_case(full_case(session, case, now.astimezone(TZ).date()), fields)
+    sealed = sealed_runs(session, case_id=case.id or 0)
+    shown = shown_task(task, sealed, viewer)
     if access.personal(fields) or task.record:
+        extra = ({"sealed_record_id": sealed[task.procedure_run_id], "sealed_shown": True}
+                 if task.procedure_run_id in sealed and shown is task else {})
         audit.record(session=session, at=now, actor=viewer.actor, action="task.read",
                      case_id=case.id, procedure_run_id=task.procedure_run_id, task_id=task.id,
-                     agency=viewer.agency, fields=sorted(fields))
-    return task, case.case_no, view
+                     agency=viewer.agency, fields=sorted(fields), **extra)
+    return shown, case.case_no, view

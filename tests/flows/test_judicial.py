@@ -251,6 +251,38 @@ def _sealed_record(run_id: int) -> SealedRecord | None:
             SealedRecord.procedure_run_id == run_id)).first()
 
 
+def _only_judges_read_what_j3_sealed(case: str, j3: int, record_id: int, today: str) -> None:
+    """The steps' decisions stay on the tasks and in their audit events after the sealing
+    (Prefect resumed the flow with them); a reader who is not judicial sees the sealed marker
+    in their place (app/domain/sealing.py; every role and place:
+    tests/api/test_sealed_everywhere.py)."""
+    import json
+
+    from app.domain.access import Principal
+    from app.services.history import case_history
+    from app.services.tasks import read_task
+
+    marker = {"sealed": True, "sealed_record_id": record_id}
+    with db() as session:
+        judgment = session.exec(select(HumanTask).where(
+            HumanTask.procedure_run_id == j3, HumanTask.step == "j3.judgment")).one()
+        assert judgment.decision == {"sentence": "probation", "judged_on": today}
+        for roles in ({"coordinator"}, {"worker"}, {"worker", "judicial"}):
+            who = Principal(username="reader", agency="court", roles=frozenset(roles))
+            shown, _, _ = read_task(session=session, task_id=int(judgment.id or 0), viewer=who,
+                                    now=clock.now())
+            judge = "judicial" in roles
+            assert (shown.decision == marker) is not judge
+            assert (shown.decision == judgment.decision) is judge
+    events = [e for e in case_history(case)["events"] if e["procedure_run_id"] == j3]
+    completed = [e for e in events if e["action"] == "task.completed"]
+    assert len(completed) == 4 and all(e["detail"]["decision"] == marker for e in completed)
+    assert all(e["sentence"].endswith("：已封存") for e in completed)
+    said = json.dumps(events, ensure_ascii=False)
+    assert not [v for v in ("probation", "prosecution", "缓刑", "提起公诉", "J3-2026-0001",
+                            "offence_confirmed", "judged_on") if v in said]
+
+
 def test_j3_prosecuted_on_probation_starts_j4_and_seals_a_record_only_judges_may_read(
         system) -> None:
     case = open_case()
@@ -282,6 +314,7 @@ def test_j3_prosecuted_on_probation_starts_j4_and_seals_a_record_only_judges_may
         records = session.exec(select(HumanTask.record).where(
             HumanTask.procedure_run_id == j3)).all()
     assert all(r == {"sealed_record_id": record.id} for r in records)
+    _only_judges_read_what_j3_sealed(case, j3, record.id, today)
 
     with db() as session:
         read = services.read_sealed_record(session=session, record_id=record.id, agency="court",

@@ -8,7 +8,7 @@ from app.config.settings import configure_prefect_env
 
 configure_prefect_env()  # before anything imports Prefect
 
-from app.entrypoints.api import errors  # noqa: E402
+from app.entrypoints.api import errors, guard  # noqa: E402
 from app.entrypoints.api.routers import (  # noqa: E402
     auth,
     cases,
@@ -37,6 +37,8 @@ def create_app() -> FastAPI:
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
+    # Body limits and the token, before a route reads a body (413, 401; docs/api.md "Limits").
+    guard.install(app, limits={f"{PREFIX}/imports": screening.MAX_FILE_BYTES})
 
     from app.entrypoints.web import install as install_web
 

@@ -24,11 +24,15 @@ TaskId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 def caller(request: Request, creds: Annotated[HTTPAuthorizationCredentials | None,
                                                Security(bearer)]) -> Principal:
-    """The user behind the request's bearer token; 401 without a valid one."""
+    """The user behind the request's bearer token; 401 without a valid one (unknown,
+    revoked, expired, a web session's, or its user inactive)."""
     if creds is None:
         raise Unauthorized("send `Authorization: Bearer <token>`")
     with db() as session:
-        who, token_id = authenticate(session=session, token=creds.credentials, now=clock.now())
+        # A web page session's token (kind "web") is refused here, as an API token is by
+        # the pages: the session cookie carries no bearer token of the API.
+        who, token_id = authenticate(session=session, token=creds.credentials, now=clock.now(),
+                                     kind="api")
     request.state.token_id = token_id
     return who
 

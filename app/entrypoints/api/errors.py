@@ -45,7 +45,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         422: "invalid input, field by field"}.items()}
 
 STATUS: dict[str, int] = {NotFound.code: 404, Conflict.code: 409, Forbidden.code: 403,
-                          ValidationFailed.code: 422, "unauthorized": 401}
+                          ValidationFailed.code: 422, "unauthorized": 401,
+                          "too_many_attempts": 429}
 HTTP_CODES: dict[int, str] = {400: "bad_request", 401: "unauthorized", 403: "forbidden",
                               404: "not_found", 405: "method_not_allowed",
                               406: "not_acceptable", 413: "too_large",
@@ -63,6 +64,8 @@ def _protect_error(_request: Request, exc: Exception) -> JSONResponse:
     status = STATUS.get(exc.code, 400)
     fields = [e.model_dump() for e in getattr(exc, "errors", [])]
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 429:  # app/services/users.py:TooManyAttempts: how long to wait, in seconds
+        headers = {"Retry-After": str(getattr(exc, "retry_after", 1))}
     return error(status, exc.code if exc.code != "error" else "bad_request", str(exc), fields,
                  headers)
 

@@ -29,10 +29,11 @@ class Me(BaseModel):
 
 
 class TokenOut(Me):
-    """A new token: shown once, kept only hashed."""
+    """A new token: shown once, kept only hashed; it works until `expires_at`."""
 
     token: str
     token_id: int
+    expires_at: datetime
 
 
 class ProcedureOut(BaseModel):

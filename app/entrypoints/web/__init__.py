@@ -1,7 +1,8 @@
 """The web pages: server-rendered HTML in the API's FastAPI app, over the service layer.
 
-Sessions are signed cookies (Starlette's SessionMiddleware, HttpOnly, SameSite=Lax) holding
-the user's web token; every form carries the session's CSRF token. Chinese by default,
+Sessions are signed cookies (Starlette's SessionMiddleware, HttpOnly, SameSite=Lax, Secure in
+production) holding the user's web token; every form carries the session's CSRF token; every
+answer carries the security headers (headers.py: CSP, no framing). Chinese by default,
 English with `?lang=en` (kept in a cookie). Design and decisions: docs/web.md.
 """
 
@@ -37,13 +38,16 @@ def _by_path(json_handler: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def install(app: FastAPI) -> None:
-    """Mount the pages at `/`, their static files at `/static`, sessions and HTML errors."""
+    """Mount the pages at `/`, their static files at `/static`, sessions, HTML errors and
+    the security headers (outermost: the guard's 401 and 413 carry them too)."""
+    from app.entrypoints.web.headers import SecurityHeaders
     from app.entrypoints.web.pages import router
 
     s = get_settings()
     app.add_middleware(SessionMiddleware, secret_key=s.session_key,
                        session_cookie=SESSION_COOKIE, max_age=s.session_max_age_s,
                        same_site="lax", https_only=s.env == "production")
+    app.add_middleware(SecurityHeaders, docs=(app.docs_url, app.swagger_ui_oauth2_redirect_url))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(router)
     for exc_class in (ProtectError, HTTPException, RequestValidationError, Exception):

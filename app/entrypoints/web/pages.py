@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import math
 import secrets
 from datetime import date, datetime
 from pathlib import Path
@@ -34,12 +35,11 @@ from app.entrypoints.web.i18n import DEFAULT, LANGUAGES, translator
 from app.services import procedures, tasks
 from app.services import users as auth
 from app.services.cases import (
-    READER_ROLE,
     allowed_agencies,
     case_timeline,
     list_cases,
     read_case,
-    read_sealed_record,
+    read_sealed_record_as,
 )
 from app.services.users import Unauthorized
 
@@ -88,13 +88,16 @@ def check_csrf(request: Request, form: Any) -> None:
 
 def current_user(request: Request) -> Principal:
     """The signed-in user: the session's web token, checked against the store on every
-    request, so signing out, a revoked token or a deactivated user take effect at once."""
+    request, so signing out, a revoked or expired token or a deactivated user take effect at
+    once. Only a web session's token (kind "web") is taken: an API token is refused here,
+    and the API refuses this one."""
     token = request.session.get("token")
     if not token:
         raise NeedLogin("sign in first")
     try:
         with db() as session:
-            who, _ = auth.authenticate(session=session, token=str(token), now=clock.now())
+            who, _ = auth.authenticate(session=session, token=str(token), now=clock.now(),
+                                       kind="web")
     except Unauthorized:
         request.session.clear()
         raise NeedLogin("the session has ended") from None
@@ -185,14 +188,21 @@ async def login(request: Request) -> Response:
     username, password = str(form.get("username") or ""), str(form.get("password") or "")
     target = _safe_next(str(form.get("next") or "/"))
 
+    address = request.client.host if request.client else "unknown"
+
     def sign_in() -> str:
         with db() as session:
-            _, token = auth.login(session=session, username=username, password=password,
-                                  now=clock.now(), token_name="web")
+            _, _, token = auth.login(session=session, username=username, password=password,
+                                     now=clock.now(), address=address, kind="web")
         return token
 
     try:
         token = await run_in_threadpool(sign_in)
+    except auth.TooManyAttempts as exc:  # the API's rule: app/services/users.py
+        page = render(request, "login.html", 429, next=target, failed=False, signed_out=False,
+                      who=None, username=username, wait_min=math.ceil(exc.retry_after / 60))
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
     except (Unauthorized, ProtectError):
         return render(request, "login.html", 401, next=target, failed=True, signed_out=False,
                       who=None, username=username)
@@ -211,7 +221,7 @@ async def logout(request: Request) -> Response:
     def revoke() -> None:
         with db() as session:
             who, token_id = auth.authenticate(session=session, token=str(token),
-                                              now=clock.now())
+                                              now=clock.now(), kind="web")
             auth.revoke_token(session=session, token_id=token_id, actor=who.actor,
                               now=clock.now())
 
@@ -380,7 +390,7 @@ def case_page(request: Request, who: User,
         view = read_case(session=session, case_ref=case_ref, viewer=who, now=now)
         story = None
         if access.allowed(who, "case.timeline"):
-            tl = case_timeline(session=session, case_ref=case_ref)
+            tl = case_timeline(session=session, case_ref=case_ref, viewer=who)
             d = tl["dossier"]
             story = {
                 "dossier": {"community": d.community, "categories": list(d.categories),
@@ -467,14 +477,14 @@ def dashboard(request: Request, who: User,
 def sealed(request: Request, who: User,
            record: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None) -> HTMLResponse:
     """Open a sealed record by its id: judicial roles at the court, procuratorate or police;
-    every read, allowed or refused, is audited by the service."""
-    need(who, "sealed.read")
+    every read, allowed or refused (by role too: the service decides), is audited."""
+    if record is None:
+        need(who, "sealed.read")  # the empty form reads nothing
     shown = None
     if record is not None:
         with db() as session:
-            r = read_sealed_record(session=session, record_id=record, agency=who.agency,
-                                   role=READER_ROLE.get(who.agency, "judicial"),
-                                   actor=who.actor, now=clock.now())
+            r = read_sealed_record_as(session=session, record_id=record, viewer=who,
+                                      now=clock.now())
             shown = {"id": r.id, "record_no": r.record_no, "authority": r.authority,
                      "sealed_on": r.sealed_on, "content": dict(r.content),
                      # The records of J3's steps, each under its step ("judgment" or

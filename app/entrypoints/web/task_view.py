@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from app.adapters import audit
 from app.config.vocabulary import (
+    SEALED,
     agency_name,
     category_name,
     concern_name,
@@ -35,11 +36,11 @@ from app.config.vocabulary import (
     value_name,
     yes_no,
 )
-from app.domain import access
+from app.domain import access, sealing
 from app.domain.access import Principal
 from app.domain.errors import Forbidden, NotFound
 from app.services import tasks
-from app.services.cases import allowed_agencies
+from app.services.cases import allowed_agencies, sealed_runs, shown_task
 from models import HotlineReport, HumanTask, ProcedureRun
 
 Translate = Callable[..., str]
@@ -139,6 +140,7 @@ class Earlier:
     agency: str
     completed_at: datetime | None
     fields: list[tuple[str, str]] = field(default_factory=list)  # (label, value)
+    sealed: bool = False  # a step of a sealed run, for a reader who is not judicial
 
 
 def _lineage(session: Session, run_id: int) -> list[int]:
@@ -158,7 +160,8 @@ def earlier_steps(session: Session, who: Principal, task: HumanTask, lang: str
     Coordinators see every step of the case; an agency's workers and supervisors the steps of
     the task's own procedure run and of the runs that started it (R3's assessment sees R2's
     identity check). Decisions only — codes, dates and amounts, what Prefect sees too — never
-    a form's free text.
+    a form's free text. A step of a sealed run (J3) says "sealed" in place of its decision
+    unless the viewer is a judicial reader (app/domain/sealing.py).
     """
     from app.config.procedures import step_spec
 
@@ -168,14 +171,23 @@ def earlier_steps(session: Session, who: Principal, task: HumanTask, lang: str
         stmt = stmt.where(col(HumanTask.procedure_run_id).in_(
             _lineage(session, task.procedure_run_id)))
     done = session.exec(stmt.order_by(col(HumanTask.completed_at), col(HumanTask.id))).all()
+    sealed = sealed_runs(session, case_id=task.case_id)
     out = []
     for d in done:
         try:
             step_spec(d.step)
         except (KeyError, NotFound):
             continue  # a step no longer defined: nothing to name it by
-        decision = dict(d.decision or {})
+        decision = dict(shown_task(d, sealed, who).decision or {})
         name = step_name(d.step, lang)
+        if sealing.is_marker(decision):
+            out.append(Earlier(
+                task_id=int(d.id or 0), headline=f"{name}{'：' if lang != 'en' else ': '}"
+                + SEALED.in_(lang),
+                procedure=procedure_name(d.step.split(".", 1)[0], lang),
+                agency=agency_name(d.completed_by or d.owner, lang),
+                completed_at=d.completed_at, sealed=True))
+            continue
         headline = name
         if "outcome" in decision:
             headline = f"{name}{'：' if lang != 'en' else ': '}" + value_name(
@@ -352,7 +364,9 @@ def after_submit(session: Session, who: Principal, task_id: int, now: datetime, 
     opened = session.exec(select(HumanTask).where(
         col(HumanTask.procedure_run_id).in_(runs), HumanTask.status == "open",
         col(HumanTask.created_at) >= done.completed_at).order_by(col(HumanTask.id))).all()
-    guess = predict(done.step, dict(done.decision or {}), lang, t)
+    decision = dict(shown_task(done, sealed_runs(session, case_id=done.case_id), who).decision
+                    or {})
+    guess = predict(done.step, {} if sealing.is_marker(decision) else decision, lang, t)
     items = [{"id": x.id, "step": step_name(x.step, lang), "agency": agency_name(
         x.owner + ("/supervisor" if x.owner_role == "supervisor" else ""), lang),
         "link": who.has(*access.UNRESTRICTED) or x.owner == who.agency} for x in opened]

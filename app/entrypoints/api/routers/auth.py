@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
@@ -10,22 +10,37 @@ from app.adapters.store import db
 from app.domain import clock
 from app.domain.access import Principal
 from app.entrypoints.api.deps import caller
+from app.entrypoints.api.errors import ErrorBody
 from app.entrypoints.api.schemas import LoginIn, Me, TokenOut
 from app.services import users as auth
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
+THROTTLED: dict[int | str, dict[str, Any]] = {429: {
+    "model": ErrorBody, "description": "too many wrong passwords lately for this username or "
+    "from this address (`too_many_attempts`); `Retry-After` says how many seconds to wait",
+    "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}}}
 
-@router.post("/login", response_model=TokenOut)
-def login(body: LoginIn) -> TokenOut:
-    """Exchange a username and password for a new API token (shown once)."""
+
+def client_address(request: Request) -> str:
+    """The address logins are counted by: the connection's peer. Behind a reverse proxy that
+    is the proxy's, unless uvicorn is told to trust its X-Forwarded-For (it trusts
+    127.0.0.1's by default; FORWARDED_ALLOW_IPS for another proxy: docs/api.md)."""
+    return request.client.host if request.client else "unknown"
+
+
+@router.post("/login", response_model=TokenOut, responses=THROTTLED)
+def login(request: Request, body: LoginIn) -> TokenOut:
+    """Exchange a username and password for a new API token (shown once), which ends after
+    PROTECT_API_TOKEN_DAYS days (`expires_at`). Too many wrong passwords for a username or
+    from an address answer 429 for a while."""
     with db() as session:
-        user, token = auth.login(session=session, username=body.username,
-                                 password=body.password, now=clock.now())
+        user, row, token = auth.login(session=session, username=body.username,
+                                      password=body.password, now=clock.now(),
+                                      address=client_address(request), kind="api")
         who = auth.principal(user)
-        token_id = auth.authenticate(session=session, token=token, now=clock.now())[1]
     return TokenOut(username=who.username, agency=who.agency, roles=sorted(who.roles),
-                    token=token, token_id=token_id)
+                    token=token, token_id=int(row.id or 0), expires_at=row.expires_at)
 
 
 @router.get("/me", response_model=Me)

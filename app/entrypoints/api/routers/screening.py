@@ -16,6 +16,8 @@ from app.entrypoints.api.deps import allow
 
 router = APIRouter(tags=["screening"])
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
+# The largest list taken: the guard (app/entrypoints/api/guard.py) refuses a larger body with
+# 413 as its bytes arrive, before the route reads it (create_app gives it this path's limit).
 MAX_FILE_BYTES = 50 * 2**20
 
 
@@ -66,7 +68,7 @@ async def import_list(request: Request, who: Annotated[Principal, allow("screeni
     if not who.has("coordinator") and who.agency != community:
         raise Forbidden(f"{who.agency} may send its own list only, not {community}'s")
     data = await request.body()
-    if len(data) > MAX_FILE_BYTES:
+    if len(data) > MAX_FILE_BYTES:  # only without the guard in front
         from app.services.screening import ScreeningFileError
 
         raise ScreeningFileError(f"{file_name}: larger than {MAX_FILE_BYTES // 2**20} MB")
