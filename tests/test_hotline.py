@@ -302,8 +302,8 @@ def test_a_lower_case_x_finds_the_known_child_and_typed_text_is_cleaned(store) -
     second = hotline_report(concerns=["distress"])
     name = second["child"]["name"]
     second["child"].update(birth_date=birth.isoformat(), id_number=first17 + "x",
-                           name=f"{name}\u200b")
-    second["reporter"]["name"] = "\ufeff王五"
+                           name=f"{name} ")
+    second["reporter"]["name"] = " 王五"
     again = _receive(second)
     assert again.case == receipt.case and not again.case_opened
     with db() as session:
@@ -320,6 +320,11 @@ def test_refuses_control_characters_in_a_reports_text(quiet_store) -> None:
     assert _refusal(report) == {"description": "description.control_character",
                                 "reporter.name": "name.formula",
                                 "child.name": "name.control_character"}
+    report = hotline_report()
+    report["reporter"]["name"] = "王\u202e五"  # a right-to-left override: refused, not stripped
+    report["child"]["name"] = "热线\u200b童"
+    assert _refusal(report) == {"reporter.name": "name.invisible_character",
+                                "child.name": "name.invisible_character"}
 
 
 # --- the command line ---------------------------------------------------------------------------

@@ -63,8 +63,12 @@ def test_a_start_checks_the_code_the_parameters_and_a_second_run(
                               headers=coordinator), 422, "invalid_request")
     assert _fields(body) == {"reason": "reason.control_character"}
     assert body["fields"][0]["message_zh"] == "原因含有控制字符。"
+    body = _error(client.post(url, json={"code": "R2", "again": True,
+                                         "reason": "\u200bfound again after running away"},
+                              headers=coordinator), 422, "invalid_request")
+    assert _fields(body) == {"reason": "reason.invisible_character"}  # refused, not stripped
     second = client.post(url, json={"code": "R2", "again": True,
-                                    "reason": "\u200bfound again after running away"},
+                                    "reason": " found again after running away "},
                          headers=coordinator)
     assert second.status_code == 201, second.text
     with db() as session:
@@ -83,9 +87,13 @@ def test_an_intake_form_over_the_api_gets_the_same_text_and_id_number_rules(
                   "validation_failed")
     assert _fields(body) == {"child.name": "name.control_character",
                              "guardians.0.id_number": "id_number.check_digit"}
+    form["child"]["name"] = f"{form['child']['name']}\u202e"  # a right-to-left override
+    body = _error(client.post("/api/v1/cases", json=form, headers=coordinator), 422,
+                  "validation_failed")
+    assert _fields(body)["child.name"] == "name.invisible_character"
     form = intake_form()
     name = form["child"]["name"]
-    form["child"]["name"] = f"{name}\u200b"
+    form["child"]["name"] = f" {name} "
     form["guardians"][0]["id_number"] = "11010519491231002x"
     opened = client.post("/api/v1/cases", json=form, headers=coordinator)
     assert opened.status_code == 201, opened.text

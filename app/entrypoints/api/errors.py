@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -92,10 +93,28 @@ def _request_invalid(_request: Request, exc: Exception) -> JSONResponse:
                  f"the request was refused ({len(fields)} problem(s): {names})", fields)
 
 
-def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+def allowed_methods(request: Request) -> list[str]:
+    """Every method the request's path takes, as the OpenAPI document lists them (Starlette's
+    405 names only the first matching route's: POST for GET and POST /cases); [] for a path
+    the document does not hold."""
+    paths = getattr(request.app.state, "document_paths", None)
+    if paths is None:
+        paths = [(re.compile("^" + "[^/]+".join(re.escape(part) for part in re.split(
+                    r"\{[^{}/]+\}", path)) + "$"), sorted(m.upper() for m in operations))
+                 for path, operations in request.app.openapi().get("paths", {}).items()]
+        request.app.state.document_paths = paths
+    return sorted({m for pattern, methods in paths if pattern.match(request.url.path)
+                   for m in methods})
+
+
+def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     code = HTTP_CODES.get(exc.status_code, "bad_request" if exc.status_code < 500 else "internal")
-    return error(exc.status_code, code, str(exc.detail), headers=exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405:  # a method the path does not take: Allow says which it does
+        allow = allowed_methods(request)
+        headers = {**(headers or {}), "Allow": ", ".join(allow)} if allow else headers
+    return error(exc.status_code, code, str(exc.detail), headers=headers)
 
 
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:

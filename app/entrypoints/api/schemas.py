@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, GetJsonSchemaHandler
 
 from app.adapters.validation import typed_text
 
@@ -145,12 +147,32 @@ class StartIn(BaseModel):
     declares. A procedure already running on the case is started again only with `again`
     and a `reason` (kept in the audit trail)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=lambda schema, model: (
+        _start_described(schema, model)))
     code: str = Field(pattern=r"^[A-Za-z][0-9]$", examples=["R2"])  # "r2" is R2
     params: dict[Short, Short] = Field(default_factory=dict, max_length=20)
     again: bool = False
     reason: Annotated[str | None, BeforeValidator(typed_text("原因"))] = Field(
         default=None, max_length=200)
+
+
+def _start_described(schema: dict[str, Any], model: Any) -> None:
+    """StartIn as the service checks it: the reason a typed text (form_schema.describe); the
+    parameters by name among those the procedures declare; what depends on the code, in
+    words."""
+    from app.adapters.form_schema import CROSS_TITLE, describe
+    from flows.catalog import base_procedures
+
+    describe(schema, model, resolve=lambda node: node)
+    names = sorted({p.name for spec in base_procedures().values() for p in spec.params})
+    schema["properties"]["params"]["propertyNames"] = {"enum": names}
+    doc = inspect.cleandoc(model.__doc__ or "")
+    schema["description"] = "\n\n".join((doc, CROSS_TITLE + "\n" + (
+        "- `params.<name>` params.unknown, <name>.date, <name>.district, <name>.choice, "
+        "<name>.agency, <name>.not_text: the parameters the procedure of `code` declares "
+        "(`protect procedures show CODE`), each of its kind\n"
+        "- `code` code.not_by_hand: a procedure the system starts itself\n"
+        "- `reason` reason.required: `again` needs a reason")))
 
 
 class StartOut(BaseModel):
@@ -240,3 +262,126 @@ class SealedOut(BaseModel):
     authority: str
     sealed_on: date
     content: dict[str, Any]
+
+
+# --- what the API takes: request bodies and dates as the gate checks them ---------------------
+#
+# The intake form, the hotline report and a step's form are taken as JSON objects and checked
+# by the service's gate (a suite, then a typed model: app/adapters/validation.py), which keeps
+# its codes and messages. The document still gives each body's real schema: `Documented`
+# puts a model's schema, as app/adapters/form_schema.py describes it, in place of the
+# parameter's `dict[str, Any]`, its models among the document's components.
+
+class Documented:
+    """`Annotated[dict[str, Any], Body(), Documented(Model)]`: the body is documented as
+    `Model` (described: form_schema.describe, with its `suites`), and still taken as the JSON
+    object it is; with several models, as any one of them (`anyOf`), each one's description
+    saying what it is for (`notes`). `after` edits a described model's schema further.
+    `lazy` gives (models, suites, notes) when the document is made, not at import."""
+
+    def __init__(self, *models: type[BaseModel],
+                 suites: dict[type[BaseModel], str | None] | None = None,
+                 notes: dict[type[BaseModel], str] | None = None,
+                 after: Callable[[dict[str, Any], Callable[[dict[str, Any]], dict[str, Any]]],
+                                 None] | None = None,
+                 lazy: Callable[[], tuple[list[type[BaseModel]],
+                                          dict[type[BaseModel], str | None],
+                                          dict[type[BaseModel], str]]] | None = None) -> None:
+        self.models, self.suites, self.notes = list(models), suites or {}, notes or {}
+        self.after, self.lazy = after, lazy
+
+    def __get_pydantic_json_schema__(self, _core: Any, handler: GetJsonSchemaHandler
+                                     ) -> dict[str, Any]:
+        from pydantic_core import core_schema
+
+        from app.adapters.form_schema import describe
+
+        models, suites, notes = self.lazy() if self.lazy else (self.models, self.suites,
+                                                               self.notes)
+
+        def resolve(node: dict[str, Any]) -> dict[str, Any]:
+            return handler.resolve_ref_schema(node) if "$ref" in node else node
+
+        schemas = [m.__pydantic_core_schema__ for m in models]
+        top = handler(schemas[0] if len(schemas) == 1 else core_schema.union_schema(schemas))
+        nodes = [top] if len(models) == 1 else top["anyOf"]
+        for model, node in zip(models, nodes, strict=True):
+            target = resolve(node)
+            describe(target, model, resolve=resolve, suite=suites.get(model))
+            if model in notes:
+                target["description"] = "\n\n".join(
+                    p for p in (notes[model], target.get("description", "")) if p)
+            if self.after is not None:
+                self.after(target, resolve)
+        return top
+
+
+def _child_and_guardians(node: dict[str, Any], resolve: Any) -> None:
+    """The intake form's ID numbers as the gate reads them (normalised, then checked)."""
+    from app.adapters.validation import id_number_pattern
+
+    child = resolve(node["properties"]["child"])
+    child["properties"]["id_number"] = {
+        "anyOf": [{"type": "string", "pattern": id_number_pattern(optional=True)},
+                  {"type": "null"}], "default": None,
+        "description": "18 characters: 17 digits and a check digit or X (GB 11643-1999); a "
+                       "lower-case x is read as X, surrounding spaces are trimmed; blank or "
+                       "null: unknown."}
+    if "guardians" in node["properties"]:
+        guardian = resolve(node["properties"]["guardians"]["items"])
+        guardian["properties"]["id_number"] = {
+            "anyOf": [{"type": "string", "pattern": id_number_pattern(optional=False)},
+                      {"type": "null"}], "default": None,
+            "description": "As the child's, checked the same way; null: unknown."}
+
+
+# The checks of an intake form JSON Schema cannot state, beside child_intake's own.
+INTAKE_CROSS = ["- `guardians.N.id_number` id_number.check_digit, "
+                "id_number.birth_date_invalid: a guardian's ID number is checked as the "
+                "child's."]
+REPORT_CROSS = ["- `street` street.unknown: the street office must be one of the child's "
+                "district (`protect agency list`)."]
+
+
+def intake_form_after(node: dict[str, Any], resolve: Any) -> None:
+    from app.adapters.form_schema import CROSS_TITLE
+    from expectations.described import suite_rules
+
+    _child_and_guardians(node, resolve)
+    lines = [f"- `child.{c.field}` {c.code}: {c.message}".replace("child.intake_date",
+                                                                 "intake_date")
+             for c in suite_rules("child_intake").cross] + INTAKE_CROSS
+    node["description"] = "\n\n".join(p for p in (
+        "The intake form that opens a case (docs/examples/case-open.json), checked by the "
+        "child_intake suite and the typed model.", CROSS_TITLE + "\n" + "\n".join(lines)) if p)
+
+
+def hotline_report_after(node: dict[str, Any], resolve: Any) -> None:
+    from app.adapters.form_schema import CROSS_TITLE
+    from app.adapters.validation import or_blank
+    from app.domain.agencies import STREETS
+    from expectations.described import suite_rules
+
+    _child_and_guardians(node, resolve)
+    props = node["properties"]
+    props["description"]["maxLength"] = 2000  # the hotline_report suite counts it as sent
+    reporter = resolve(props["reporter"])
+    # the hotline_report suite's pattern, as sent; the model's 20 characters
+    reporter["properties"]["phone"] = {
+        "anyOf": [{"type": "string", "pattern": or_blank(r"\+[0-9][0-9-]{4,18}|[0-9][0-9-]{4,19}")},
+                  {"type": "null"}],
+        "default": None, "description": "Digits and dashes, an optional leading +, at most "
+                                        "20 characters; blank or null: none."}
+    props["street"] = {
+        "anyOf": [{"type": "string", "enum": [f"{d}-{s}" for d, rows in STREETS.items()
+                                              for s, _, _ in rows]}, {"type": "null"}],
+        "default": None, "description": "The street office where the child is "
+                                        "(`<district>-<street>`), one of the child's district."}
+    lines = [f"- `{c.field}` {c.code}: {c.message}" for c in suite_rules("hotline_report").cross]
+    lines += [f"- `child.{c.field}` {c.code}: {c.message}".replace("child.intake_date",
+                                                                   "received_on")
+              for c in suite_rules("child_intake").cross] + REPORT_CROSS
+    node["description"] = "\n\n".join(p for p in (
+        "A hotline report as the platform sends it (docs/examples/hotline-report.json), "
+        "checked by the hotline_report and child_intake suites and the typed model.",
+        CROSS_TITLE + "\n" + "\n".join(lines)) if p)
