@@ -50,7 +50,7 @@ STATUS: dict[str, int] = {NotFound.code: 404, Conflict.code: 409, Forbidden.code
                           "too_many_attempts": 429}
 HTTP_CODES: dict[int, str] = {400: "bad_request", 401: "unauthorized", 403: "forbidden",
                               404: "not_found", 405: "method_not_allowed",
-                              406: "not_acceptable", 413: "too_large",
+                              406: "not_acceptable", 413: "payload_too_large",
                               415: "unsupported_media_type"}
 
 
