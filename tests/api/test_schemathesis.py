@@ -174,7 +174,8 @@ def keep_personal(case: Any, response: Any) -> None:
         return [value.strip()] if key in PERSONAL_FIELDS and isinstance(value, str) else []
 
     # Long and varied enough to be this body's own, not a run of zeros or a word of a log.
-    PERSONAL.extend(t for t in texts(case.body) if len(t) >= 8 and len(set(t)) >= 5)
+    PERSONAL.extend(t for t in texts(case.body) if len(t) >= 8 and len(set(t)) >= 5
+                    and not re.fullmatch(r"[a-z_]+", t))  # a code's shape: also in logs
 
 
 def _pick(value: Any, *, of: int) -> int | None:

@@ -28,7 +28,9 @@ def run_paths(database_url: str) -> dict[int, tuple[str, list[str]]]:
     engine = create_engine(database_url)
     try:
         with Session(engine) as session:
-            runs = session.exec(select(ProcedureRun).where(ProcedureRun.status != "failed")).all()
+            runs = session.exec(select(ProcedureRun).where(
+                ProcedureRun.status != "failed",
+                col(ProcedureRun.flow_run_id).is_not(None))).all()  # run by Prefect, not seeded
             events = session.exec(select(AuditEvent).where(col(AuditEvent.action).in_(ACTIONS))
                                   .order_by(col(AuditEvent.id))).all()
     finally:
