@@ -46,6 +46,17 @@ prefect_logging.install()
 REPLAY_SAFE = INPUTS + TASK_SOURCE + RUN_ID
 
 
+class TaskInput(BaseModel):
+    """What a human step's resume sends Prefect: which task was done, never its decision.
+
+    The decision stays in the case store (the task's row), where the flow reads it: what an
+    agency decided (e.g. J3's offence and measure, sealed afterwards) never reaches Prefect's
+    database or UI.
+    """
+
+    task_id: int
+
+
 class TimerInput(BaseModel):
     """What the sweep (or a cancellation) sends when a timer ends."""
 
@@ -169,9 +180,10 @@ class Procedure:
             return spec.decision.model_validate(self.resumed[suspension])
         self.log.info("waiting for task %s (%s, owner %s)", task_id, step,
                       owner or spec.owner)
-        decision = await asuspend_flow_run(wait_for_input=spec.decision, key=suspension)
+        await asuspend_flow_run(wait_for_input=TaskInput, key=suspension)
         self.log.info("task %s decided", task_id)
-        return decision
+        return spec.decision.model_validate(
+            await asyncio.to_thread(engine.task_decision, self.run_id, int(task_id)))
 
     async def human_checked(self, step: str, *, context: dict[str, Any],
                             owner: str | None = None, rounds: int = 10) -> Any:

@@ -193,7 +193,7 @@ class HumanTask(SQLModel, table=True):
     escalate_at: datetime | None = _ts(nullable=True)  # null at the top of the ladder
     completed_at: datetime | None = _ts(nullable=True)
     completed_by: str | None = Field(default=None, max_length=64)
-    decision: dict[str, Any] = _json(default_factory=dict)  # enums/ids only: goes to Prefect
+    decision: dict[str, Any] = _json(default_factory=dict)  # codes and dates; the flow reads it
     record: dict[str, Any] = _json(default_factory=dict)  # the full form: stays here
 
 

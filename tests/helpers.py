@@ -177,6 +177,19 @@ def flow_run(run_id: int) -> Any:
         return client.read_flow_run(fr_id)
 
 
+def run_inputs(run_id: int) -> list[Any]:
+    """Every run input Prefect holds for the procedure run's flow run, parsed."""
+    import json
+
+    from prefect.client.orchestration import get_client
+
+    fr_id = run_row(run_id).flow_run_id
+    assert fr_id is not None
+    with get_client(sync_client=True) as client:
+        return [json.loads(i.value) for i in client.filter_flow_run_input(
+            fr_id, key_prefix="", limit=1000, exclude_keys=set())]
+
+
 def flow_state(run_id: int) -> str | None:
     fr = flow_run(run_id)
     return fr.state.name if fr is not None and fr.state else None

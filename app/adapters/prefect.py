@@ -1,6 +1,7 @@
 """Prefect, as the outbox's deliveries use it: start a procedure's flow run from its deployment,
-resume a suspended run with a decision, reschedule a crashed run; one kept-open client per
-process, Prefect's own retries bounded, and a busy Prefect told apart from a down one.
+resume a suspended run (with a task's id or a timer's outcome), reschedule a crashed run; one
+kept-open client per process, Prefect's own retries bounded, and a busy Prefect told apart
+from a down one.
 
 Each call is idempotent: a start carries its idempotency key, a resume finds the run already
 resumed, a recovery compares the crashed state's id.
@@ -215,7 +216,8 @@ def start_run(payload: dict[str, Any]) -> None:
 
 
 def resume_run(payload: dict[str, Any]) -> None:
-    """Resume the run at its suspension `pause_key` with the decision as its run input.
+    """Resume the run at its suspension `pause_key` with the message's run input: a task's id
+    (its decision stays in the case store, where the flow reads it) or a timer's outcome.
 
     This makes the two writes of Prefect's resume endpoint — store the run input under the
     suspension's response key, then move the run from Suspended to Scheduled ("Resuming")
@@ -223,8 +225,8 @@ def resume_run(payload: dict[str, Any]) -> None:
     endpoint reads in a deferred transaction before it writes, so it fails with "database
     is locked" whenever another write lands in between, and the client then backs off for
     2, 4, 8 s; setting a state takes the write lock first and waits for it instead
-    (docs/decisions.md). The input is checked against the step's decision model before it
-    is queued, so the endpoint's schema check has nothing left to find.
+    (docs/decisions.md). The input has the shape the suspension waits for (flows/steps.py),
+    so the endpoint's schema check has nothing left to find.
     """
     with db() as session:
         run = session.get(ProcedureRun, payload["procedure_run_id"])

@@ -77,23 +77,35 @@ def replay_state(procedure_run_id: int) -> dict[str, Any]:
     """
     with db() as session:
         run, case = _run_and_case(session, procedure_run_id)
-        done = session.exec(select(HumanTask.id).where(
-            HumanTask.procedure_run_id == procedure_run_id, HumanTask.status == "done")).all()
+        # A task's decision is read from the task (its resume carries only the task's id);
+        # a timer's outcome from its resume.
+        decided = {resume_message_key(int(i)): decision for i, decision in session.exec(
+            select(HumanTask.id, HumanTask.decision).where(
+                HumanTask.procedure_run_id == procedure_run_id, HumanTask.status == "done"))}
         ended = session.exec(select(Timer.id).where(
             Timer.procedure_run_id == procedure_run_id,
             col(Timer.status).in_(("fired", "cancelled")))).all()
-        keys = ([resume_message_key(int(i)) for i in done]
-                + [timer_message_key(int(i)) for i in ended])
+        keys = [*decided, *(timer_message_key(int(i)) for i in ended)]
         resumed = {
-            str(payload["pause_key"]): payload.get("run_input")
-            for payload in (session.exec(select(OutboxMessage.payload).where(
-                col(OutboxMessage.dedupe_key).in_(keys),
-                OutboxMessage.status == "delivered")).all() if keys else [])
+            str(payload["pause_key"]): decided.get(key, payload.get("run_input"))
+            for key, payload in (session.exec(
+                select(OutboxMessage.dedupe_key, OutboxMessage.payload).where(
+                    col(OutboxMessage.dedupe_key).in_(keys),
+                    OutboxMessage.status == "delivered")).all() if keys else [])
         }
         journal = {(j.op, j.key): j.result for j in session.exec(
             select(StepJournal).where(StepJournal.procedure_run_id == procedure_run_id))}
         return {"info": _run_info(run, case), "flow_run_id": run.flow_run_id, "status": run.status,
                 "journal": journal, "resumed": resumed}
+
+
+def task_decision(procedure_run_id: int, task_id: int) -> dict[str, Any]:
+    """The decision of a done task of this run, as the flow reads it after its resume."""
+    with db() as session:
+        task = session.get(HumanTask, task_id)
+        if task is None or task.procedure_run_id != procedure_run_id or task.status != "done":
+            raise LookupError(f"task {task_id} of procedure run {procedure_run_id} is not done")
+        return dict(task.decision or {})
 
 
 def journal_put(procedure_run_id: int, op: str, key: str, result: Any) -> None:

@@ -94,7 +94,7 @@ def complete_task(
     enqueue(session=session, kind="resume", dedupe_key=resume_message_key(task_id),
             payload={"procedure_run_id": task.procedure_run_id,
                      "pause_key": pause_key("task", task.step_key),
-                     "run_input": decision}, now=now)
+                     "run_input": {"task_id": task_id}}, now=now)
     session.refresh(task)
     return task
 

@@ -22,6 +22,7 @@ from tests.helpers import (
     open_case,
     open_task,
     protect,
+    run_inputs,
     run_row,
     runs_of,
     start,
@@ -252,8 +253,9 @@ def _sealed_record(run_id: int) -> SealedRecord | None:
 
 
 def _only_judges_read_what_j3_sealed(case: str, j3: int, record_id: int, today: str) -> None:
-    """The steps' decisions stay on the tasks and in their audit events after the sealing
-    (Prefect resumed the flow with them); a reader who is not judicial sees the sealed marker
+    """The steps' decisions stay on the tasks and in their audit events after the sealing,
+    and never reached Prefect (its run inputs are the tasks' ids, flows/steps.py:TaskInput);
+    a reader who is not judicial sees the sealed marker
     in their place (app/domain/sealing.py; every role and place:
     tests/api/test_sealed_everywhere.py)."""
     import json
@@ -263,6 +265,12 @@ def _only_judges_read_what_j3_sealed(case: str, j3: int, record_id: int, today: 
     from app.services.tasks import read_task
 
     marker = {"sealed": True, "sealed_record_id": record_id}
+    with db() as session:
+        done = set(session.exec(select(HumanTask.id).where(
+            HumanTask.procedure_run_id == j3, HumanTask.status == "done")).all())
+    responses = [i for i in run_inputs(j3) if "task_id" in i]
+    assert len(done) == 4 and {i["task_id"] for i in responses} == done
+    assert all(set(i) == {"task_id"} for i in responses), responses
     with db() as session:
         judgment = session.exec(select(HumanTask).where(
             HumanTask.procedure_run_id == j3, HumanTask.step == "j3.judgment")).one()

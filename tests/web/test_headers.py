@@ -223,3 +223,26 @@ def test_a_page_too_large_is_a_page_with_the_headers(store: str) -> None:
     assert r.status_code == 413 and "请求过大" in r.text
     assert r.headers["content-security-policy"] == PAGE_CSP
     assert r.headers["x-frame-options"] == "DENY"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/broken", "/broken"])
+def test_an_unexpected_error_is_a_500_with_the_headers(store: str, path: str) -> None:
+    """Starlette answers an unexpected exception from its outermost middleware, past the
+    headers' one: the handler sets them itself."""
+    from fastapi.testclient import TestClient
+
+    from app.entrypoints.api import create_app
+
+    app = create_app()
+
+    def broken() -> None:
+        raise RuntimeError("a bug")
+
+    app.add_api_route(path, broken)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        r = client.get(path)
+    assert r.status_code == 500
+    assert r.headers["content-security-policy"] == (API_CSP if path.startswith("/api/")
+                                                    else PAGE_CSP)
+    assert {k: r.headers.get(k) for k in COMMON} == COMMON
+    assert "a bug" not in r.text

@@ -40,7 +40,7 @@ def _by_path(json_handler: Callable[..., Any]) -> Callable[..., Any]:
 def install(app: FastAPI) -> None:
     """Mount the pages at `/`, their static files at `/static`, sessions, HTML errors and
     the security headers (outermost: the guard's 401 and 413 carry them too)."""
-    from app.entrypoints.web.headers import SecurityHeaders
+    from app.entrypoints.web.headers import SecurityHeaders, secured
     from app.entrypoints.web.pages import router
 
     s = get_settings()
@@ -53,4 +53,6 @@ def install(app: FastAPI) -> None:
     for exc_class in (ProtectError, HTTPException, RequestValidationError, Exception):
         handler = app.exception_handlers.get(exc_class)
         if handler is not None:
-            app.add_exception_handler(exc_class, _by_path(handler))
+            by_path = _by_path(handler)
+            app.add_exception_handler(exc_class, secured(by_path) if exc_class is Exception
+                                      else by_path)

@@ -20,9 +20,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -44,6 +46,24 @@ def script_hashes(html: bytes) -> str:
                     for body in INLINE_SCRIPT.findall(html)) or "'none'"
 
 
+def policy_for(path: str) -> str:
+    return API_CSP if path.startswith("/api/") else PAGE_CSP
+
+
+def secured(handler: Callable[[Request, Exception], Any]) -> Callable[[Request, Exception], Any]:
+    """An exception handler whose answer carries the headers itself: Starlette sends the
+    answer to an unexpected exception (500) from its outermost middleware, past this one."""
+
+    def handle(request: Request, exc: Exception) -> Any:
+        response = handler(request, exc)
+        for name, value in {"Content-Security-Policy": policy_for(request.url.path),
+                            **COMMON}.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    return handle
+
+
 class SecurityHeaders:
     """The middleware: the policy by path, set on every answer that has none of its own."""
 
@@ -58,7 +78,7 @@ class SecurityHeaders:
         if path in self.docs:
             await self.docs_page(scope, receive, send)
             return
-        policy = API_CSP if path.startswith("/api/") else PAGE_CSP
+        policy = policy_for(path)
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
