@@ -215,10 +215,18 @@ def post_until_answered(url: str, path: str, headers: dict[str, str], size: int,
             if readable:
                 break
             if writable:
-                out += s.send(frame)
+                try:
+                    out += s.send(frame)
+                except (BrokenPipeError, ConnectionResetError):
+                    # The server answered and closed between select and send: its answer
+                    # is already in our receive buffer, read it below.
+                    break
         answer = b""
         while b"\r\n\r\n" not in answer:
-            more = s.recv(65536)
+            try:
+                more = s.recv(65536)
+            except ConnectionResetError:
+                break
             if not more:
                 break
             answer += more
