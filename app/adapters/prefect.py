@@ -103,9 +103,28 @@ def prefect_client() -> Any:
         if client is None:
             client = get_client(sync_client=True, httpx_settings={
                 "event_hooks": {"response": [_busy_at_once_without_retries]}})
+            _connect_once(client)
             client.__enter__()
             _clients[url] = client
         return client
+
+
+def _connect_once(client: Any) -> None:
+    """A refused connection is answered at once: the outbox is what tries again.
+
+    Prefect's client makes its connection pool retry a failed connect 3 times, sleeping 0.5 s
+    and 1 s between: 1.5 s per message while Prefect is down, so a command that queued three
+    starts held its user 4.5 s before saying so. Prefect sets that count on the pool after it
+    builds the client (SyncPrefectClient.__init__); it is set back here the same way."""
+    import httpcore
+    import httpx
+
+    transport_for_url = getattr(client._client, "_transport_for_url", None)
+    if callable(transport_for_url):
+        transport = transport_for_url(httpx.URL(str(client.api_url)))
+        pool = getattr(transport, "_pool", None)
+        if isinstance(pool, httpcore.ConnectionPool):
+            pool._retries = 0
 
 
 def _busy_at_once_without_retries(response: Any) -> None:
@@ -182,8 +201,6 @@ def backlog(*, fresh: bool = False) -> int:
 
 
 def start_run(payload: dict[str, Any]) -> None:
-    from prefect.deployments import run_deployment
-
     from app.config.procedures import procedure
 
     limit = get_settings().start_backlog
@@ -200,19 +217,38 @@ def start_run(payload: dict[str, Any]) -> None:
         assert case is not None
         spec = procedure(run.code)
         name, tags = f"{case.case_no}-{run.code}-{run.id}", [case.case_no, run.code, spec.area]
-    flow_run = run_deployment(
-        spec.deployment, parameters={"procedure_run_id": run.id}, timeout=0,
-        flow_run_name=name, tags=tags, idempotency_key=f"protect-run-{run.id}",
-        as_subflow=False,  # a procedure started by another is its own run: it can suspend
-        # Synchronous here even when called from inside an async flow's step (a procedure
-        # starting another): Prefect would otherwise hand back a coroutine.
-        _sync=True,
-    )
+    flow_run = _run_deployment(spec.deployment, parameters={"procedure_run_id": run.id},
+                               name=name, tags=tags, idempotency_key=f"protect-run-{run.id}")
     with db() as session:
         row = session.get(ProcedureRun, run.id)
         assert row is not None
         row.flow_run_id = str(flow_run.id)
         session.add(row)
+
+
+def _run_deployment(deployment: str, *, parameters: dict[str, Any], name: str,
+                    tags: list[str], idempotency_key: str) -> Any:
+    """A flow run of `deployment`, scheduled now, as Prefect's `run_deployment(..., timeout=0,
+    as_subflow=False)` makes it, with this process's kept client (`prefect_client`).
+
+    `run_deployment` opens a client of its own for each call: a new connection and SSL
+    context per start, Prefect's connect retries, and none of the busy answer's handling
+    above. A procedure started by another is its own run (not a subflow): it can suspend.
+    Synchronous even when called from inside an async flow's step.
+    """
+    from prefect.context import FlowRunContext
+    from prefect.states import Scheduled
+    from prefect.telemetry.run_telemetry import LABELS_TRACEPARENT_KEY
+
+    client = prefect_client()
+    found = client.read_deployment_by_name(deployment)
+    parent = FlowRunContext.get()
+    traceparent = parent.flow_run.labels.get(LABELS_TRACEPARENT_KEY) \
+        if parent and parent.flow_run else None
+    return client.create_flow_run_from_deployment(
+        found.id, parameters=parameters, state=Scheduled(), name=name, tags=tags,
+        idempotency_key=idempotency_key,
+        labels={LABELS_TRACEPARENT_KEY: traceparent} if traceparent else {})
 
 
 def resume_run(payload: dict[str, Any]) -> None:
