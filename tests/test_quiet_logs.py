@@ -137,17 +137,21 @@ def test_a_procedure_run_that_fails_still_logs_error(system) -> None:
 
 
 @pytest.mark.flows
-def test_prefects_process_runner_logs_the_suspension_at_info_too(system) -> None:
-    """`python -m prefect.engine`, one process per run (Prefect's runner, the cluster's
-    workers), imports the procedure's module and with it the filter."""
-    log_path = LOGS / "serve-quiet-process-runner.log"
+def test_prefects_process_runner_serves_the_procedures_and_logs_a_suspension_at_info(
+        system) -> None:
+    """Prefect's own served runner, one `python -m prefect.engine` process per run (as the
+    cluster's workers run them), serves the same procedures: a human step suspends the run,
+    a completion resumes it. Each process imports the procedure's module and with it the
+    filter, so its suspensions are INFO too."""
+    log_path = LOGS / "serve-process-runner.log"
     offset = log_path.stat().st_size if log_path.exists() else 0
     with process_runner(system, log_path):
         case = open_case()
         run_id = start(case, "R2")
-        open_task(case, "r2.outreach")
+        complete(open_task(case, "r2.outreach"), outcome="accepted")
+        assert open_task(case, "r2.intake").owner == "center"
         fr = flow_run(run_id)
-        assert_suspensions_quiet(fr.id, fr.name, log_path, offset, suspensions=1)
+        assert_suspensions_quiet(fr.id, fr.name, log_path, offset, suspensions=2)
 
 
 @pytest.mark.flows

@@ -22,7 +22,6 @@ from tests.helpers import (
     flow_state,
     open_case,
     open_task,
-    process_runner,
     protect,
     protect_json,
     start,
@@ -234,16 +233,6 @@ def test_a_completion_while_prefect_is_down_is_kept_and_resumes_after_a_sweep(sy
 
     wait_for(delivered, timeout=120, what="the resume to be delivered by a sweep")
     assert open_task(case, "r2.intake", timeout=120).status == "open"
-
-
-def test_prefects_own_process_runner_serves_the_same_procedures(system) -> None:
-    from tests.conftest import LOGS
-
-    with process_runner(system, LOGS / "serve-process-runner.log"):
-        case = open_case()
-        start(case, "R2")
-        complete(open_task(case, "r2.outreach"), outcome="accepted")
-        assert open_task(case, "r2.intake").owner == "center"
 
 
 def test_the_sweep_deployment_runs_in_the_serving_process(system) -> None:

@@ -50,15 +50,20 @@ def policy_for(path: str) -> str:
     return API_CSP if path.startswith("/api/") else PAGE_CSP
 
 
+def set_defaults(headers: MutableHeaders, policy: str) -> None:
+    """The policy and the common headers, each where the answer has none of its own."""
+    headers.setdefault("Content-Security-Policy", policy)
+    for name, value in COMMON.items():
+        headers.setdefault(name, value)
+
+
 def secured(handler: Callable[[Request, Exception], Any]) -> Callable[[Request, Exception], Any]:
     """An exception handler whose answer carries the headers itself: Starlette sends the
     answer to an unexpected exception (500) from its outermost middleware, past this one."""
 
     def handle(request: Request, exc: Exception) -> Any:
         response = handler(request, exc)
-        for name, value in {"Content-Security-Policy": policy_for(request.url.path),
-                            **COMMON}.items():
-            response.headers.setdefault(name, value)
+        set_defaults(response.headers, policy_for(request.url.path))
         return response
 
     return handle
@@ -82,10 +87,7 @@ class SecurityHeaders:
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers.setdefault("Content-Security-Policy", policy)
-                for name, value in COMMON.items():
-                    headers.setdefault(name, value)
+                set_defaults(MutableHeaders(scope=message), policy)
             await send(message)
 
         await self.app(scope, receive, with_headers)
@@ -106,11 +108,8 @@ class SecurityHeaders:
             body.extend(message.get("body", b""))
             if message.get("more_body", False) and len(body) <= DOCS_MAX:
                 return
-            headers = MutableHeaders(scope=start)
-            headers.setdefault("Content-Security-Policy",
-                               DOCS_CSP.format(hashes=script_hashes(bytes(body))))
-            for name, value in COMMON.items():
-                headers.setdefault(name, value)
+            set_defaults(MutableHeaders(scope=start),
+                         DOCS_CSP.format(hashes=script_hashes(bytes(body))))
             await send(start)
             await send({**message, "body": bytes(body)})
             start = None  # the rest, if any, goes through as it comes
