@@ -90,8 +90,14 @@ LAST_TESTS = "last-tests.json"  # the ids of the `last` tests, for the scheduler
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests marked `last` run after every other test (they inspect what the others left)."""
-    items.sort(key=lambda item: item.get_closest_marker("last") is not None)
+    """Tests marked `last` run after every other test (they inspect what the others left).
+    Before them, the tests that drive the browser: Playwright's sync API leaves an event loop
+    running in the main thread for the rest of the session, and Prefect's sync calls made
+    after it (`run_deployment`, `to_deployment`) would hand back coroutines. Under `pytest -n`
+    each worker runs what it is given in this order, so no worker runs a flow test after a
+    page test, whatever the selection."""
+    items.sort(key=lambda item: (item.get_closest_marker("last") is not None,
+                                 "browser" in getattr(item, "fixturenames", ())))
     if WORKER:
         last = [item.nodeid for item in items if item.get_closest_marker("last") is not None]
         mine = RUN_DIR / f"{LAST_TESTS}.{WORKER}"
