@@ -14,7 +14,7 @@ import pytest
 from app.adapters.dispatch import dispatch
 from app.adapters.notify import backoff_seconds, verify
 from app.adapters.outbox import enqueue
-from app.adapters.prefect import BUSY_RETRY_S
+from app.adapters.prefect import BUSY_RETRY_S, LOCKED_TRIES
 from app.adapters.store import db
 from app.config.settings import get_settings
 from app.domain import clock
@@ -148,17 +148,22 @@ def test_the_serving_dispatcher_delivers_past_a_slow_message(receiver) -> None:
 
 
 class StatusServer:
-    """A stand-in for a Prefect API that answers every request with one status code."""
+    """A stand-in for a Prefect API that answers every request with one status code; or, with
+    `then`, answers `status` to the first `times` requests and `then` (a status and a JSON
+    body) to the rest."""
 
-    def __init__(self, status: int) -> None:
+    def __init__(self, status: int, *, times: int | None = None,
+                 then: tuple[int, bytes] | None = None) -> None:
         self.status, self.requests = status, 0
         me = self
 
         class Handler(BaseHTTPRequestHandler):
             def _answer(self) -> None:
                 me.requests += 1
-                body = b'{"exception_message": "Service Unavailable"}'
-                self.send_response(me.status)
+                code, body = me.status, b'{"exception_message": "Service Unavailable"}'
+                if then is not None and times is not None and me.requests > times:
+                    code, body = then
+                self.send_response(code)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -257,6 +262,52 @@ def test_a_delivery_asks_a_busy_prefect_once_more_per_client_retry(store, retrie
     if retries == 0:
         # Handed back at once: Prefect's client would sleep 1.6–2.4 s after its last attempt.
         assert took < 1.0, took
+
+
+@pytest.mark.parametrize("locked", [0, 2, LOCKED_TRIES])
+def test_a_start_prefects_sqlite_refused_is_asked_again_at_once(locked: int) -> None:
+    """Prefect's SQLite refuses a new flow run when another write lands inside the endpoint's
+    read (503, "database is locked"): the start is asked again within tens of milliseconds,
+    not after the client's 2 s back-off, up to LOCKED_TRIES times; then it is the outbox's."""
+    import httpx
+    from prefect.client.schemas.objects import FlowRun
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from app.adapters.prefect import _create_from_deployment, prefect_client
+
+    made = FlowRun(flow_id=uuid.uuid4(), name="C2026-000001-R2-1")
+    prefect = StatusServer(503, times=locked, then=(201, made.model_dump_json().encode()))
+    try:
+        with temporary_settings({PREFECT_API_URL: prefect.api_url}):
+            client = prefect_client()  # the kept client every start uses
+            t0 = time.monotonic()
+            if locked < LOCKED_TRIES:
+                assert _create_from_deployment(client, uuid.uuid4()).id == made.id
+            else:
+                with pytest.raises(httpx.HTTPStatusError) as refused:
+                    _create_from_deployment(client, uuid.uuid4())
+                assert refused.value.response.status_code == 503
+            took = time.monotonic() - t0
+    finally:
+        prefect.stop()
+    assert prefect.requests == min(locked + 1, LOCKED_TRIES)
+    assert took < 1.0, took  # Prefect's client would have slept 1.6–2.4 s on the first 503
+
+
+def test_a_start_prefect_fails_is_not_asked_again() -> None:
+    import httpx
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from app.adapters.prefect import _create_from_deployment, prefect_client
+
+    prefect = StatusServer(500)
+    try:
+        with temporary_settings({PREFECT_API_URL: prefect.api_url}), \
+                pytest.raises(httpx.HTTPStatusError):
+            _create_from_deployment(prefect_client(), uuid.uuid4())
+    finally:
+        prefect.stop()
+    assert prefect.requests == 1
 
 
 def test_client_retries_holds_for_its_block_over_the_settings_in_force() -> None:

@@ -33,6 +33,10 @@ BUSY_RETRY_S = (0.3, 1.5)  # a busy Prefect: try again after a random delay in t
 PREFECT_RETRIES = 1  # per delivery attempt, inside Prefect's client
 BUSY_STATUS = frozenset({429, 503})
 HELD_RETRY_S = (1.0, 3.0)  # a start held back by the backlog: look again after this long
+# A start Prefect's SQLite answered "locked" (`_create_from_deployment`): asked again after a
+# random pause in this range, this many times in all, before it goes back to the outbox.
+LOCKED_AGAIN_S = (0.02, 0.1)
+LOCKED_TRIES = 5
 BACKLOG_TTL_S = 1.0  # one count of the backlog serves every start for this long
 
 
@@ -245,10 +249,35 @@ def _run_deployment(deployment: str, *, parameters: dict[str, Any], name: str,
     parent = FlowRunContext.get()
     traceparent = parent.flow_run.labels.get(LABELS_TRACEPARENT_KEY) \
         if parent and parent.flow_run else None
-    return client.create_flow_run_from_deployment(
-        found.id, parameters=parameters, state=Scheduled(), name=name, tags=tags,
+    return _create_from_deployment(
+        client, found.id, parameters=parameters, state=Scheduled(), name=name, tags=tags,
         idempotency_key=idempotency_key,
         labels={LABELS_TRACEPARENT_KEY: traceparent} if traceparent else {})
+
+
+def _create_from_deployment(client: Any, deployment_id: Any, **run: Any) -> Any:
+    """Prefect's `create_flow_run_from_deployment`, asked again at once when Prefect's SQLite
+    was locked.
+
+    The endpoint reads the deployment in a deferred transaction and then inserts the run:
+    when any other write lands in between (the task-run states and logs that Prefect records
+    as a flow runs, a start's own step among them), SQLite refuses the insert at once, and
+    Prefect answers 503. Its client then waits 2 s before it asks again: every procedure
+    started from inside another's flow run held that run 2 s. The race is lost for a moment,
+    not a busy server, so it is asked again after a few tens of milliseconds, a few times;
+    the idempotency key makes each attempt the same start. After that, a busy Prefect goes
+    back to the caller as before (`Busy`, the outbox asks again soon)."""
+    import httpx
+
+    for attempt in range(1, LOCKED_TRIES + 1):
+        try:
+            with client_retries(0):
+                return client.create_flow_run_from_deployment(deployment_id, **run)
+        except httpx.HTTPStatusError as exc:
+            if exc.response.status_code != 503 or attempt == LOCKED_TRIES:
+                raise
+        time.sleep(random.uniform(*LOCKED_AGAIN_S))
+    raise AssertionError("unreachable")
 
 
 def resume_run(payload: dict[str, Any]) -> None:
