@@ -58,18 +58,23 @@ def build_deployments(*, sweep_interval_s: int | None = SWEEP_INTERVAL_S
 
 
 def serve_all(*, sweep_interval_s: int | None = SWEEP_INTERVAL_S, runner: str = "in-process",
-              on_start: Callable[[Callable[[], None]], None] | None = None) -> None:
+              on_start: Callable[[Callable[[], None]], None] | None = None,
+              when_ready: Callable[[], None] | None = None) -> None:
     """Block, running every deployment's flow runs as they are scheduled or resumed.
 
     `runner="in-process"` (the default) executes runs in this process (deployments/executor.py);
     `runner="process"` is Prefect's own served runner, one new process per run.
     `on_start` (in-process only) is handed a function that stops serving promptly, safe to
     call from a signal handler: `protect up` stops serving first, then Prefect's server.
+    `when_ready`, if given, is called once the deployments are built and before they are
+    registered with Prefect: it waits for a server started at the same time as this process.
     """
     from app.runtime.dispatcher import say_unconfigured_channels
 
     say_unconfigured_channels()  # once, at start-up; the in-process executor's dispatcher too
     pairs = build_deployments(sweep_interval_s=sweep_interval_s)
+    if when_ready is not None:
+        when_ready()
     if runner == "process":
         from prefect import serve
 

@@ -217,8 +217,10 @@ def system(store: str) -> Iterator[System]:
     from app.runtime.local import PrefectServer, Runner
 
     server, runner = PrefectServer(LOGS / "prefect-server.log"), Runner(LOGS / "serve.log")
-    server.start()
-    runner.start()
+    server.launch()
+    runner.launch()  # imports and builds its deployments while the server starts
+    server.wait_ready()
+    runner.wait_ready()
     try:
         yield System(server, runner, store)
     finally:

@@ -79,6 +79,18 @@ class Process:
                                          start_new_session=self.own_group)
         return self.proc
 
+    def launch(self) -> None:
+        """Start the process; `wait_ready` waits until it serves."""
+        raise NotImplementedError
+
+    def wait_ready(self) -> None:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        """Start the process and wait until it serves."""
+        self.launch()
+        self.wait_ready()
+
     def _signal(self, sig: int) -> None:
         assert self.proc is not None
         try:
@@ -113,11 +125,14 @@ class PrefectServer(Process):
         super().__init__(log_path, own_group=own_group)
         self.api_url = get_settings().prefect_api_url
 
-    def start(self, timeout_s: float = 180) -> None:
+    def launch(self) -> None:
         s = get_settings()
-        proc = self.spawn([sys.executable, "-m", "prefect", "server", "start",
-                           "--host", s.prefect_host, "--port", str(s.prefect_port)])
-        wait_for_prefect(self.api_url, proc=proc, timeout_s=timeout_s, log_path=self.log_path)
+        self.spawn([sys.executable, "-m", "prefect", "server", "start",
+                    "--host", s.prefect_host, "--port", str(s.prefect_port)])
+
+    def wait_ready(self, timeout_s: float = 180) -> None:
+        wait_for_prefect(self.api_url, proc=self.proc, timeout_s=timeout_s,
+                         log_path=self.log_path)
 
 
 class Runner(Process):
@@ -130,12 +145,16 @@ class Runner(Process):
         super().__init__(log_path)
         self.sweep_interval_s, self.runner = sweep_interval_s, runner
 
-    def start(self, timeout_s: float = 120) -> None:
-        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        proc = self.spawn([sys.executable, "-m", "app", "serve", "--sweep-interval",
-                           str(self.sweep_interval_s), "--runner", self.runner])
-        wait_until(lambda: self.READY in self.log_path.read_bytes()[offset:],
-                   timeout_s=timeout_s, proc=proc,
+    def launch(self) -> None:
+        """Started before Prefect's server answers, it imports and builds its deployments
+        meanwhile and waits for the server to register them (`protect serve`)."""
+        self.offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        self.spawn([sys.executable, "-m", "app", "serve", "--sweep-interval",
+                    str(self.sweep_interval_s), "--runner", self.runner])
+
+    def wait_ready(self, timeout_s: float = 180) -> None:
+        wait_until(lambda: self.READY in self.log_path.read_bytes()[self.offset:],
+                   timeout_s=timeout_s, proc=self.proc,
                    gone=f"protect serve exited; see {self.log_path}",
                    late="protect serve did not start in {timeout} s")
 
@@ -147,13 +166,15 @@ class ApiServer(Process):
         super().__init__(log_path, own_group=own_group)
         self.url = get_settings().api_url
 
-    def start(self, timeout_s: float = 60) -> None:
+    def launch(self) -> None:
         s = get_settings()
-        proc = self.spawn([sys.executable, "-m", "uvicorn", "app.entrypoints.api:create_app",
-                           "--factory", "--host", s.api_host, "--port", str(s.api_port),
-                           "--no-access-log"])
+        self.spawn([sys.executable, "-m", "uvicorn", "app.entrypoints.api:create_app",
+                    "--factory", "--host", s.api_host, "--port", str(s.api_port),
+                    "--no-access-log"])
+
+    def wait_ready(self, timeout_s: float = 60) -> None:
         wait_until(lambda: answers(f"{self.url}/api/v1/health"), timeout_s=timeout_s,
-                   proc=proc, poll_s=0.3,
+                   proc=self.proc, poll_s=0.3,
                    gone=f"the API server exited with code {{code}}; see {self.log_path}",
                    late=f"the API at {self.url} did not answer in {{timeout}} s; "
                         f"see {self.log_path}")
@@ -216,7 +237,11 @@ def _say(text: str) -> None:
 
 def run_local(*, sweep_interval_s: int, runner: str = "in-process") -> None:
     """Start the Prefect server and the API, then serve every deployment until interrupted
-    (Ctrl-C, SIGTERM or SIGHUP), and stop them all again."""
+    (Ctrl-C, SIGTERM or SIGHUP), and stop them all again.
+
+    The three start at once: the server and the API in processes of their own, while this
+    one imports Prefect and the flows and builds the deployments (about 4 s of the server's
+    10-15 s), then waits for both before it registers the deployments and serves."""
     from deployments.serve import serve_all
 
     s = get_settings()
@@ -225,10 +250,13 @@ def run_local(*, sweep_interval_s: int, runner: str = "in-process") -> None:
     api = ApiServer(s.home / "log" / "api.log", own_group=True)
     stopping = Stopping([api, server])
     before = stopping.install()
-    try:
+
+    def when_ready() -> None:
+        """Called by serve_all once it has imported and built the deployments: the server and
+        the API started meanwhile, in processes of their own."""
         try:
-            server.start()
-            api.start()
+            server.wait_ready()
+            api.wait_ready()
         except RuntimeError as exc:  # one line, no traceback: what failed and where to look
             raise ProtectError(str(exc)) from None
         print(f"Web pages:    {api.url}/ (sign in as a user: protect user add …)")
@@ -239,7 +267,12 @@ def run_local(*, sweep_interval_s: int, runner: str = "in-process") -> None:
         print(f"Case store:   {s.database_url.split('@')[-1]}")
         print(f"Server log:   {server.log_path}")
         print("Serving every procedure and the sweep; Ctrl-C stops everything.", flush=True)
-        serve_all(sweep_interval_s=sweep_interval_s, runner=runner, on_start=stopping.serving)
+
+    try:
+        server.launch()
+        api.launch()
+        serve_all(sweep_interval_s=sweep_interval_s, runner=runner, on_start=stopping.serving,
+                  when_ready=when_ready)
     except KeyboardInterrupt:
         pass
     finally:

@@ -94,6 +94,29 @@ def sign_in(page: Any, who: Person, path: str = "/") -> None:
 
 
 @pytest.fixture(scope="session")
+def signed_in(person: Callable[..., Person]) -> Callable[..., Person]:
+    """Sign a page in as the session's user of (agency, role), opening `path`: the first time
+    through the login form, after that with that sign-in's cookies (a new user and a login
+    cost an argon2 hash each). For the tests that read pages as a role sees them; the tests
+    of signing in and out make users of their own."""
+    jars: dict[tuple[str, str], tuple[Person, list[Any]]] = {}
+
+    def go(page: Any, agency: str, role: str, path: str = "/") -> Person:
+        if (agency, role) not in jars:
+            who = person(agency, role)
+            sign_in(page, who, path)
+            jars[agency, role] = (who, page.context.cookies())
+            return who
+        who, cookies = jars[agency, role]
+        page.context.add_cookies(cookies)
+        page.goto(path)
+        assert page.locator("#username").inner_text() == who[0], page.content()[:500]
+        return who
+
+    return go
+
+
+@pytest.fixture(scope="session")
 def hotline_case(store: str, person: Callable[..., Person]) -> dict[str, Any]:
     """A case as issue 17 saw it (tests/web/scenario.py), made once for the pages' tests."""
     from tests.web.scenario import hotline_case as make

@@ -9,8 +9,6 @@ from typing import Any
 
 import pytest
 
-from tests.web.conftest import sign_in
-
 PHONE = {"width": 375, "height": 812}
 
 
@@ -40,11 +38,11 @@ def _fits(page: Any, shot: Path) -> None:
 @pytest.mark.parametrize(("agency", "role", "where"), [
     ("psb", "worker", "inbox"), ("psb", "worker", "task"), ("center", "coordinator", "case"),
     ("center", "coordinator", "inbox")])
-def test_the_page_fits_a_phone(phone: Any, person: Any, hotline_case: dict[str, Any],
+def test_the_page_fits_a_phone(phone: Any, signed_in: Any, hotline_case: dict[str, Any],
                                tmp_path: Path, agency: str, role: str, where: str) -> None:
     path = {"inbox": "/inbox", "task": f"/tasks/{hotline_case['identity']}",
             "case": f"/cases/{hotline_case['case']}"}[where]
-    sign_in(phone, person(agency, role), path)
+    signed_in(phone, agency, role, path)
     if where == "inbox":  # the tasks are cards, each field named
         row = phone.locator(f"tr[data-task='{hotline_case['identity']}']")
         assert row.count() == 1 and "身份核查与寻亲" in row.inner_text()

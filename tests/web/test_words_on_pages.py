@@ -24,7 +24,6 @@ from app.services import cases as services
 from models import ProcedureRun, SealedRecord
 from tests import indicator_data
 from tests.helpers import open_case
-from tests.web.conftest import sign_in
 
 STEP_CODE = re.compile(r"\b[a-z]\d\.[a-z_]+\b")
 PROCEDURE_CODE = re.compile(r"\b[A-Z]\d\b")
@@ -137,9 +136,8 @@ def _quoted(case: dict[str, Any]) -> set[str]:
 
 
 def test_the_case_page_reads_as_words_for_the_coordinator(
-        page: Any, person: Any, hotline_case: dict[str, Any]) -> None:
-    coordinator = person("center", "coordinator")
-    sign_in(page, coordinator, f"/cases/{hotline_case['case']}")
+        page: Any, signed_in: Any, hotline_case: dict[str, Any]) -> None:
+    signed_in(page, "center", "coordinator", f"/cases/{hotline_case['case']}")
     assert page.locator("#open-runs tr[data-run]").count() >= 3  # S1 (police), R2, R4
     assert page.locator("#past-runs tr[data-run]").count() == 2  # S1 resolved, S1 declined
     assert page.locator("#events li").count() > 15
@@ -158,9 +156,9 @@ def test_the_case_page_reads_as_words_for_the_coordinator(
 
 @pytest.mark.parametrize("role", ["manager", "worker"])
 def test_the_case_page_reads_as_words_for_the_other_roles(
-        page: Any, person: Any, hotline_case: dict[str, Any], role: str) -> None:
-    who = person("office" if role == "manager" else "psb", role)
-    sign_in(page, who, f"/cases/{hotline_case['case']}")
+        page: Any, signed_in: Any, hotline_case: dict[str, Any], role: str) -> None:
+    signed_in(page, "office" if role == "manager" else "psb", role,
+              f"/cases/{hotline_case['case']}")
     assert page.locator("[data-field='district']").inner_text() == "兴庆区"
     assert visible_codes(page, allow=_quoted(hotline_case)) == []
 
@@ -169,10 +167,9 @@ def test_the_case_page_reads_as_words_for_the_other_roles(
                                               ("psb", "supervisor"),
                                               ("street:xingqing-fenghuang", "worker"),
                                               ("office", "manager")])
-def test_the_inbox_reads_as_words(page: Any, person: Any, hotline_case: dict[str, Any],
+def test_the_inbox_reads_as_words(page: Any, signed_in: Any, hotline_case: dict[str, Any],
                                   agency: str, role: str) -> None:
-    who = person(agency, role)
-    sign_in(page, who, "/inbox")
+    signed_in(page, agency, role, "/inbox")
     assert page.locator("tr[data-task]").count() >= 1
     assert visible_codes(page) == []
     page.goto("/inbox?lang=en")
@@ -180,39 +177,35 @@ def test_the_inbox_reads_as_words(page: Any, person: Any, hotline_case: dict[str
 
 
 def test_the_inbox_names_the_step_the_owner_and_the_rung(
-        page: Any, person: Any, hotline_case: dict[str, Any]) -> None:
-    who = person("psb", "supervisor")
-    sign_in(page, who, "/inbox")
+        page: Any, signed_in: Any, hotline_case: dict[str, Any]) -> None:
+    signed_in(page, "psb", "supervisor", "/inbox")
     row = page.locator(f"tr[data-task='{hotline_case['identity']}']")
     assert "身份核查与寻亲" in row.inner_text()
     assert "市公安局分管领导" in row.inner_text() and "第1级升级" in row.inner_text()
     assert page.locator("#agency").inner_text() == "市公安局"  # the header names the agency
 
 
-def test_the_task_page_reads_as_words(page: Any, person: Any,
+def test_the_task_page_reads_as_words(page: Any, signed_in: Any,
                                       hotline_case: dict[str, Any]) -> None:
-    who = person("psb", "worker")
-    sign_in(page, who, f"/tasks/{hotline_case['identity']}")
+    signed_in(page, "psb", "worker", f"/tasks/{hotline_case['identity']}")
     assert page.locator("#task-form").count() == 1
     assert visible_codes(page) == []
 
 
 @pytest.mark.parametrize(("agency", "role"), [("center", "coordinator"), ("office", "manager")])
-def test_the_case_list_reads_as_words(page: Any, person: Any, hotline_case: dict[str, Any],
+def test_the_case_list_reads_as_words(page: Any, signed_in: Any, hotline_case: dict[str, Any],
                                       agency: str, role: str) -> None:
     newest = open_case(district="xixia")  # the list shows the newest hundred
-    who = person(agency, role)
-    sign_in(page, who, "/cases")
+    signed_in(page, agency, role, "/cases")
     assert "西夏区" in page.locator(f"tr[data-case='{newest}']").inner_text()
     assert visible_codes(page, allow=indicator_data.MADE_UP) == []
 
 
 @pytest.mark.parametrize(("agency", "role"), [("office", "manager"), ("center", "coordinator"),
                                               ("psb", "supervisor")])
-def test_the_dashboard_reads_as_words(page: Any, person: Any, hotline_case: dict[str, Any],
+def test_the_dashboard_reads_as_words(page: Any, signed_in: Any, hotline_case: dict[str, Any],
                                       agency: str, role: str) -> None:
-    who = person(agency, role)
-    sign_in(page, who, "/dashboard")
+    signed_in(page, agency, role, "/dashboard")
     assert page.locator("svg.chart").count() == 4
     assert visible_codes(page) == []
     page.goto("/dashboard?lang=en")
@@ -220,8 +213,8 @@ def test_the_dashboard_reads_as_words(page: Any, person: Any, hotline_case: dict
 
 
 def test_no_agency_name_is_cut_off_in_the_english_charts(
-        page: Any, person: Any, hotline_case: dict[str, Any]) -> None:
-    sign_in(page, person("office", "manager"), "/dashboard?lang=en")
+        page: Any, signed_in: Any, hotline_case: dict[str, Any]) -> None:
+    signed_in(page, "office", "manager", "/dashboard?lang=en")
     labels = page.locator("svg.chart text.label")
     assert labels.count() > 5
     for i in range(labels.count()):
@@ -231,7 +224,7 @@ def test_no_agency_name_is_cut_off_in_the_english_charts(
         assert box["x"] >= 0 and box["x"] + box["width"] <= svg, labels.nth(i).text_content()
 
 
-def test_a_sealed_record_reads_as_words(page: Any, person: Any,
+def test_a_sealed_record_reads_as_words(page: Any, signed_in: Any,
                                         hotline_case: dict[str, Any]) -> None:
     now = clock.now()
     with db() as session:
@@ -250,7 +243,6 @@ def test_a_sealed_record_reads_as_words(page: Any, person: Any,
         session.add(record)
         session.flush()
         record_id = int(record.id or 0)
-    who = person("court", "judicial")
-    sign_in(page, who, f"/sealed?record={record_id}")
+    signed_in(page, "court", "judicial", f"/sealed?record={record_id}")
     assert page.locator("#record").count() == 1
     assert visible_codes(page, allow={"S-2026-7"}) == []

@@ -54,11 +54,14 @@ def api() -> None:
 
 def serve(sweep_interval: int = typer.Option(60, help="Seconds between scheduled sweeps; 0: none."),
           runner: RunnerOpt = "in-process") -> None:
-    """Serve every deployment against an already running Prefect server."""
+    """Serve every deployment against a Prefect server, waiting for it to answer if it is
+    starting too."""
+    from app.runtime.local import wait_for_prefect
     from deployments.serve import serve_all
 
     ready(starting=True)
-    serve_all(sweep_interval_s=sweep_interval or None, runner=runner)
+    serve_all(sweep_interval_s=sweep_interval or None, runner=runner,
+              when_ready=lambda: wait_for_prefect(get_settings().prefect_api_url, timeout_s=180))
 
 
 def migrate() -> None:
