@@ -119,9 +119,15 @@ def test_intake_says_prefect_is_not_reachable_when_nothing_answers(
         quiet_store: str, tmp_path: Path) -> None:
     path, report = _report(tmp_path)
     down = {"PREFECT_API_URL": f"http://127.0.0.1:{free_port()}/api"}
-    data = json.loads(protect("intake", "--file", str(path), "--json", env=down).stdout)
+    proc = protect("intake", "--file", str(path), "--json", env=down)
+    data = json.loads(proc.stdout)
     assert (data["queued"], data["waiting"]) == (True, "unreachable")
-    assert all(m.status == "pending" for m in _starts_pending(report["reference"]))
+    starts = _starts_pending(report["reference"])
+    assert len(starts) >= 2 and all(m.status == "pending" for m in starts)
+    # Each start was tried, and the failure is said once, not once per start.
+    assert all(m.attempts == 1 for m in starts), [m.attempts for m in starts]
+    said = [line for line in proc.stderr.splitlines() if "not delivered" in line]
+    assert len(said) == 1, proc.stderr
 
 
 def test_with_the_system_running_the_writes_are_delivered_by_its_dispatcher(

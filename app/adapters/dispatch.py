@@ -182,13 +182,14 @@ def pending(*, ids: Iterable[int] | None = None, kinds: Iterable[str] | None = N
         return list(session.exec(stmt.order_by(col(OutboxMessage.id)).limit(limit)).all())
 
 
-def deliver_claimed(msg: OutboxMessage, *, prefect_retries: int = PREFECT_RETRIES
-                 ) -> Exception | None:
-    """Deliver one claimed message and record the outcome; the error, if any."""
+def deliver_claimed(msg: OutboxMessage, *, prefect_retries: int = PREFECT_RETRIES,
+                    warn: bool = True) -> Exception | None:
+    """Deliver one claimed message and record the outcome; the error, if any. A failure is
+    a warning (`warn`), or a debug line when the caller has said so once already."""
     try:
         deliver(msg, prefect_retries=prefect_retries)
     except Exception as exc:  # noqa: BLE001 - any failure is retried, and reported
-        (log.debug if isinstance(exc, NotYet) else log.warning)(
+        (log.debug if isinstance(exc, NotYet) or not warn else log.warning)(
             "outbox message %s (%s) not delivered: %s", msg.id, msg.kind, type(exc).__name__)
         _finish(msg, exc)
         return exc

@@ -107,9 +107,14 @@ def _read(keys: list[str]) -> dict[str, Outcome | None]:
 def _deliver_due(keys: list[str]) -> None:
     """Deliver those of `keys` that are due, here, as a dispatcher does: claimed first, so a
     dispatcher that took one meanwhile keeps it; a busy Prefect is not waited for (its
-    client would sleep 2 s before the one retry), the loop above asks again."""
+    client would sleep 2 s before the one retry), the loop above asks again. A failure is
+    said once: with Prefect down, an intake that queued three starts said it three times
+    under the command's own sentence ("Prefect is not reachable")."""
     from app.adapters.dispatch import claim, deliver_claimed, pending
+    from app.adapters.prefect import NotYet
 
+    said = False
     for msg in pending(keys=keys):
         if claim(msg):
-            deliver_claimed(msg, prefect_retries=0)
+            error = deliver_claimed(msg, prefect_retries=0, warn=not said)
+            said = said or (error is not None and not isinstance(error, NotYet))
