@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import socket
 import tempfile
 import time
@@ -132,17 +133,22 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 DONE = "session-finished.json"  # what a worker leaves for the `last` tests when it is done
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
+@pytest.hookimpl(trylast=True)  # after the session's fixtures (its servers) are torn down
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """A worker's last word: its personal test values and its case store, for the `last`
-    tests that run on another worker. The controller, after every worker: drop their stores."""
+    tests that run on another worker. The controller, after every worker: drop their stores,
+    and remove the run's folder (the homes and their logs) unless a test failed."""
     if WORKER:
         from tests.helpers import PERSONAL
 
         (HOME / DONE).write_text(json.dumps({
             "personal": PERSONAL, "database_url": get_settings().database_url}))
-    elif TEST_DATABASE == "postgres":
+        return
+    if TEST_DATABASE == "postgres":
         for url_file in RUN_DIR.glob(f"gw*/{STORE_FILE}"):
             drop_database(url_file.read_text())
+    if exitstatus == pytest.ExitCode.OK:
+        shutil.rmtree(RUN_DIR, ignore_errors=True)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import shutil
 import sqlite3
 import tempfile
 import uuid
@@ -53,7 +54,9 @@ def _template(kind: str) -> str:
         from models.db import engine_for, migrate, session_scope
 
         if kind == "sqlite":
-            url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='protect-template-')) / 'store.db'}"
+            folder = tempfile.mkdtemp(prefix="protect-template-")
+            atexit.register(shutil.rmtree, folder, True)
+            url = f"sqlite:///{Path(folder) / 'store.db'}"
         else:
             url = fresh_database("protect_template")
             atexit.register(drop_database, url)
