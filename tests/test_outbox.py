@@ -150,10 +150,13 @@ def test_the_serving_dispatcher_delivers_past_a_slow_message(receiver) -> None:
 class StatusServer:
     """A stand-in for a Prefect API that answers every request with one status code; or, with
     `then`, answers `status` to the first `times` requests and `then` (a status and a JSON
-    body) to the rest."""
+    body) to the rest. With `retry_after`, its answers carry that `Retry-After` (seconds),
+    which Prefect's client waits instead of its own back-off (2 s, 4 s, …): for the tests
+    where how long the client waits is not what is tested."""
 
     def __init__(self, status: int, *, times: int | None = None,
-                 then: tuple[int, bytes] | None = None) -> None:
+                 then: tuple[int, bytes] | None = None, retry_after: int | None = None
+                 ) -> None:
         self.status, self.requests = status, 0
         me = self
 
@@ -165,6 +168,8 @@ class StatusServer:
                     code, body = then
                 self.send_response(code)
                 self.send_header("Content-Type", "application/json")
+                if retry_after is not None:
+                    self.send_header("Retry-After", str(retry_after))
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -218,7 +223,7 @@ def test_a_busy_prefect_is_asked_again_soon_and_an_error_backs_off(store, status
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     msg = _resume_message(f"resume:test:busy-{status}")
-    prefect = StatusServer(status)
+    prefect = StatusServer(status, retry_after=0)
     try:
         with temporary_settings({PREFECT_API_URL: prefect.api_url}):
             before = clock.now()
@@ -248,7 +253,8 @@ def test_a_delivery_asks_a_busy_prefect_once_more_per_client_retry(store, retrie
     from app.adapters.prefect import Busy
 
     msg_id = _resume_message(f"resume:test:retries-{retries}")
-    prefect = StatusServer(503)
+    # Told to wait, with a retry to make, the client would count its sleep in `took`.
+    prefect = StatusServer(503, retry_after=0 if retries else None)
     try:
         with temporary_settings({PREFECT_API_URL: prefect.api_url}), db() as session:
             msg = session.get(OutboxMessage, msg_id)
@@ -337,7 +343,7 @@ def test_a_dispatcher_holds_starts_while_prefect_cannot_count_its_backlog(store,
     from app.adapters import prefect as prefect_adapter
 
     monkeypatch.setattr(get_settings(), "start_backlog", 2)
-    prefect = StatusServer(503)
+    prefect = StatusServer(503, retry_after=0)
     dispatcher = Dispatcher(workers=1)
     try:
         with temporary_settings({PREFECT_API_URL: prefect.api_url}):
