@@ -45,8 +45,10 @@ _hasher = PasswordHasher()  # argon2id, the library's (RFC 9106 low-memory) para
 _slots = BoundedSemaphore(HASH_SLOTS)
 # A wrong password costs the same as a right one: verify against this when the user is unknown.
 _DUMMY = _hasher.hash("no such user")
-# Tokens verified by argon2 in this process: token id → SHA-256 of the whole token. Saves the
-# ~50 ms argon2 check on every request; the row is still read each time (revocation, expiry).
+# Tokens verified by argon2 in this process, or issued by it: token id → SHA-256 of the whole
+# token. Saves the ~50 ms argon2 check on every request, and on the first request after a
+# login in the process that issued the token; the row is still read each time (revocation,
+# expiry), and a token whose row is gone is refused before this is looked at.
 _verified: dict[int, str] = {}
 _verified_lock = Lock()
 LAST_USED_EVERY = timedelta(minutes=1)  # `last_used_at` is written at most this often
@@ -173,7 +175,10 @@ def issue_token(*, session: Session, user: User, name: str, actor: str, now: dat
     session.flush()
     audit.record(session=session, at=now, actor=actor, action="token.issued", user_id=user.id,
                  token_id=row.id, kind=kind, expires_at=expires.isoformat())
-    return row, f"{lookup}.{secret}"
+    token = f"{lookup}.{secret}"
+    with _verified_lock:  # this process made the hash: checking it again proves nothing new
+        _verified[int(row.id or 0)] = hashlib.sha256(token.encode()).hexdigest()
+    return row, token
 
 
 def find_user(*, session: Session, username: str) -> User:

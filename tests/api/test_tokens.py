@@ -296,3 +296,41 @@ def test_the_migration_gives_the_tokens_already_there_an_expiry_and_a_kind(
     assert rows["login"].expires_at == created + timedelta(days=90)  # over: it was 100 days old
     assert rows["crm"].expires_at == recent + timedelta(days=90)  # still works
 
+
+
+def test_a_token_is_checked_by_argon2_once_and_never_when_its_own_process_issued_it(
+        monkeypatch: pytest.MonkeyPatch, store: str) -> None:
+    """The process that issues a token knows it, so its first request costs no argon2 check
+    (about 50 ms); a token with the same lookup and another secret is still checked, and
+    refused; a token issued elsewhere is checked once, then known."""
+    checks: list[str] = []
+    real = auth.verify_secret
+
+    def counting(stored: str | None, secret: str) -> bool:
+        checks.append(secret)
+        return real(stored, secret)
+
+    monkeypatch.setattr(auth, "verify_secret", counting)
+    who = new_user()
+    with db() as session:
+        user = auth.find_user(session=session, username=who[0])
+        row, token = auth.issue_token(session=session, user=user, name="t", actor="test",
+                                      now=clock.now())
+        token_id = int(row.id or 0)
+    for _ in range(2):
+        with db() as session:
+            assert auth.authenticate(session=session, token=token, now=clock.now())[1] == \
+                token_id
+    assert checks == []
+
+    lookup = token.split(".", 1)[0]
+    forged = f"{lookup}.{secrets.token_urlsafe(32)}"
+    with db() as session, pytest.raises(auth.Unauthorized):
+        auth.authenticate(session=session, token=forged, now=clock.now())
+    assert checks == [forged.split(".", 1)[1]]
+
+    auth._verified.pop(token_id)  # as in another process of the API
+    for _ in range(2):
+        with db() as session:
+            auth.authenticate(session=session, token=token, now=clock.now())
+    assert checks == [forged.split(".", 1)[1], token.split(".", 1)[1]]
