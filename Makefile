@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml constraints.txt | $(BIN)/uv
 	touch $(STAMP)
 
 # The web tests drive Debian's chromium through Playwright (never `playwright install`): its
-# headless shell for the pages (a third of the CPU a page), with a CJK font so that pages and
+# headless shell for the pages (a quarter of the CPU a page), with a CJK font so that pages and
 # screenshots render Chinese rather than empty boxes; and the desktop chromium with its Chinese
 # (chromium-l10n) so that a date input reads 年/月/日 as a Chinese worker's does.
 browser:
