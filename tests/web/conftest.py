@@ -4,8 +4,9 @@ Playwright (no browser is downloaded), and users of every role with passwords.
 The pages are read in Debian's `chromium-headless-shell`: the same Chromium (Blink, V8, the
 fonts) without the windows of a desktop browser, as Playwright itself runs headless tests. A
 new context with its page costs it a quarter of the CPU that `chromium --headless` spends on
-one (about 130 ms against 470 ms here; bench/browser_pages.py, docs/decisions.md). What only the desktop browser has, its own language
-(the words inside a date input: 年/月/日), is read in Debian's `chromium` (`desktop_browser`)."""
+one (about 130 ms against 470 ms here; bench/browser_pages.py, docs/decisions.md). What only
+the desktop browser has, its own language (the words inside a date input: 年/月/日), is read
+in Debian's `chromium` (`desktop_browser`)."""
 
 from __future__ import annotations
 
