@@ -297,7 +297,6 @@ def test_the_migration_gives_the_tokens_already_there_an_expiry_and_a_kind(
     assert rows["crm"].expires_at == recent + timedelta(days=90)  # still works
 
 
-
 def test_a_token_is_checked_by_argon2_once_and_never_when_its_own_process_issued_it(
         monkeypatch: pytest.MonkeyPatch, store: str) -> None:
     """The process that issues a token knows it, so its first request costs no argon2 check
