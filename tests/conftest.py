@@ -77,8 +77,11 @@ if TEST_DATABASE == "postgres":
         atexit.register(drop_database, os.environ["PROTECT_DATABASE_URL"])
 
 from app.config.settings import configure_prefect_env, get_settings  # noqa: E402
+from tests.prefect_db import PrefectTemplate  # noqa: E402
 
 configure_prefect_env()
+# Prefect's database, migrated once by the run's first process for every new Prefect home.
+PREFECT_TEMPLATE = PrefectTemplate(RUN_DIR)
 
 # Everything this process logs goes to a file too, so the personal-data test can read it.
 _handler = logging.FileHandler(LOGS / "test-process.log", encoding="utf-8")
@@ -95,6 +98,19 @@ logging.getLogger("httpx").setLevel(logging.WARNING)
 # collector with the defaults.
 GC_THRESHOLDS = (10_000, 10, 100)
 gc.set_threshold(*GC_THRESHOLDS)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The run's first process (the controller of `pytest -n N`, or the only session) starts
+    migrating Prefect's database while the tests are collected, unless no test of the run
+    starts Prefect's server: tests/unit alone, the cluster's (on PostgreSQL), or a run that
+    only collects."""
+    if WORKER or CLUSTER_TESTS or config.option.collectonly:
+        return
+    unit = Path(__file__).parent / "unit"
+    paths = [Path(arg.split("::")[0]).resolve() for arg in config.args]
+    if not all(path.is_relative_to(unit) for path in paths):
+        PREFECT_TEMPLATE.migrate_in_background()
 
 
 LAST_TESTS = "last-tests.json"  # the ids of the `last` tests, for the scheduler of `pytest -n`
@@ -161,6 +177,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         (HOME / DONE).write_text(json.dumps({
             "personal": PERSONAL, "database_url": get_settings().database_url}))
         return
+    PREFECT_TEMPLATE.stop()
     if TEST_DATABASE == "postgres":
         for url_file in RUN_DIR.glob(f"gw*/{STORE_FILE}"):
             drop_database(url_file.read_text())
@@ -240,8 +257,9 @@ def system(store: str) -> Iterator[System]:
     from app.runtime.local import PrefectServer, Runner
 
     server, runner = PrefectServer(LOGS / "prefect-server.log"), Runner(LOGS / "serve.log")
-    server.launch()
     runner.launch()  # imports and builds its deployments while the server starts
+    PREFECT_TEMPLATE.copy_to(Path(os.environ["PREFECT_HOME"]))
+    server.launch()
     server.wait_ready()
     runner.wait_ready()
     try:

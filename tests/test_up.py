@@ -3,7 +3,9 @@
 port is taken.
 
 Each start is a real `protect up` (Prefect's server, the API, the executor) with a home and
-ports of its own; it takes 20-40 s here, so only the two stops start it.
+ports of its own; it takes 20-40 s here, so only the two stops start it. The Ctrl-C test starts
+in an empty home, as a newcomer's first `make run` does; the SIGTERM test's home has Prefect's
+migrated database already, as every later start does (tests/prefect_db.py).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import free_port
+from tests.conftest import PREFECT_TEMPLATE, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 BANNER = "Ctrl-C stops everything"
@@ -121,11 +123,15 @@ def refused(port: int) -> bool:
 
 
 @contextmanager
-def running_up(tmp_path: Path) -> Iterator[tuple[Up, set[int]]]:
+def running_up(tmp_path: Path, *, first_start: bool) -> Iterator[tuple[Up, set[int]]]:
     """A `protect up` past its banner and serving (the executor polls Prefect: the stop that
     used to take a minute), and the processes it started; whatever the test does, nothing of
-    it outlives the test."""
-    up = Up(tmp_path / "var", free_port(), free_port())
+    it outlives the test. `first_start`: in an empty home, where Prefect's server migrates its
+    database; otherwise the home has a migrated one."""
+    home = tmp_path / "var"
+    if not first_start:
+        PREFECT_TEMPLATE.copy_to(home / "prefect")
+    up = Up(home, free_port(), free_port())
     parts: set[int] = set()
     try:
         up.wait_for(BANNER)
@@ -161,7 +167,7 @@ def assert_all_gone(up: Up, parts: set[int], sent: float) -> None:
 
 
 def test_ctrl_c_stops_everything_quietly(tmp_path: Path) -> None:
-    with running_up(tmp_path) as (up, parts):
+    with running_up(tmp_path, first_start=True) as (up, parts):
         start_a_run_and_wait_for_it(up)
         sent = time.monotonic()
         os.killpg(up.proc.pid, signal.SIGINT)  # as a terminal does: the whole group
@@ -172,7 +178,7 @@ def test_ctrl_c_stops_everything_quietly(tmp_path: Path) -> None:
 
 
 def test_sigterm_to_protect_up_alone_stops_everything(tmp_path: Path) -> None:
-    with running_up(tmp_path) as (up, parts):
+    with running_up(tmp_path, first_start=False) as (up, parts):
         start_a_run_and_wait_for_it(up)
         sent = time.monotonic()
         os.kill(up.proc.pid, signal.SIGTERM)
