@@ -6,12 +6,16 @@ STAMP := $(VENV)/.installed
 # The installer: uv, pinned, resolves and installs the pinned set (constraints.txt) in about
 # 12 s where pip takes about 50 s; the same packages at the same versions.
 UV_VERSION := 0.13.9
-# --compile-bytecode: it writes the packages' bytecode once (about 9 s more). Where Python runs
-# with PYTHONDONTWRITEBYTECODE set, as on this machine, nothing writes it at import, and every
-# process would compile every module it imports, every time it starts: about 5 s of CPU for each
-# start of Prefect's server, 1 to 2 s for each command and flow-run process.
-INSTALL := $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -c constraints.txt
-# The project's own modules, compiled by `setup` (well under a second when nothing changed).
+INSTALL := $(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt
+# Python writes a module's bytecode the first time a process imports it, as it does by default.
+# Where the environment sets PYTHONDONTWRITEBYTECODE, as on this machine, nothing would write it,
+# and every process would compile every module it imports, every time it starts: about 5 s of
+# CPU for each start of Prefect's server, 1 to 2 s for each command and flow-run process.
+# Compiling every package at install instead (uv's --compile-bytecode) costs 17 s of set-up and
+# compiles twice the modules that anything here imports.
+unexport PYTHONDONTWRITEBYTECODE
+# The project's own modules, compiled by `setup` before its processes start together (well under
+# a second when nothing changed).
 SOURCES := app flows models expectations deployments tests bench
 
 .PHONY: run test test-fast bench setup browser clean cluster cluster-setup test-cluster
