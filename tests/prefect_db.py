@@ -2,13 +2,13 @@
 home that a test starts a server in.
 
 Prefect's server migrates a new SQLite database at its first start: 116 migrations, about 13 s
-of CPU and 15 s here, for every new home, while a start on a migrated database takes 6 s. A run
-of `make test` starts Prefect's server in new homes four times (each worker's system and the
-two `protect up` of tests/test_up.py). The run's first process migrates one database with
-Prefect's own command (`prefect server database upgrade`), in the background while the workers
-collect, and a new home gets a copy of it: Prefect's server then starts as it does on every
-start but the first. The first start is still tested: by the migration here, and by the Ctrl-C
-test of tests/test_up.py, which starts `protect up` in an empty home as a newcomer does.
+of CPU and 15 s here, while a start on a migrated database takes 5-6 s. A run of `make test`
+starts Prefect's server in new homes four times (each worker's system and the two `protect up`
+of tests/test_up.py). The run's first process migrates one database with Prefect's own command
+(`prefect server database upgrade`), in the background while the workers collect, and three of
+those homes get a copy of it: Prefect's server then starts as it does on every start but the
+first. The first start is still tested: by the migration here, and by the Ctrl-C test of
+tests/test_up.py, which starts `protect up` in an empty home as a newcomer does.
 """
 
 from __future__ import annotations
