@@ -80,7 +80,7 @@ from app.config.settings import configure_prefect_env, get_settings  # noqa: E40
 from tests.prefect_db import PrefectTemplate  # noqa: E402
 
 configure_prefect_env()
-# Prefect's database, migrated once by the run's first process for every new Prefect home.
+# Prefect's database, migrated once by the controller of `pytest -n N` for every new home.
 PREFECT_TEMPLATE = PrefectTemplate(RUN_DIR)
 
 # Everything this process logs goes to a file too, so the personal-data test can read it.
@@ -101,11 +101,12 @@ gc.set_threshold(*GC_THRESHOLDS)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """The run's first process (the controller of `pytest -n N`, or the only session) starts
-    migrating Prefect's database while the tests are collected, unless no test of the run
-    starts Prefect's server: tests/unit alone, the cluster's (on PostgreSQL), or a run that
-    only collects."""
-    if WORKER or CLUSTER_TESTS or config.option.collectonly:
+    """The controller of `pytest -n N` starts migrating Prefect's database while its workers
+    collect, unless no test of the run starts Prefect's server: tests/unit alone, the
+    cluster's (on PostgreSQL), or a run that only collects. A session of its own (no `-n`)
+    starts at most one server and two `protect up`: Prefect migrates their databases itself."""
+    if WORKER or not config.getoption("numprocesses", None) or CLUSTER_TESTS \
+            or config.option.collectonly:
         return
     unit = Path(__file__).parent / "unit"
     paths = [Path(arg.split("::")[0]).resolve() for arg in config.args]
@@ -257,12 +258,12 @@ def system(store: str) -> Iterator[System]:
     from app.runtime.local import PrefectServer, Runner
 
     server, runner = PrefectServer(LOGS / "prefect-server.log"), Runner(LOGS / "serve.log")
-    runner.launch()  # imports and builds its deployments while the server starts
-    PREFECT_TEMPLATE.copy_to(Path(os.environ["PREFECT_HOME"]))
-    server.launch()
-    server.wait_ready()
-    runner.wait_ready()
     try:
+        runner.launch()  # imports and builds its deployments while the server starts
+        PREFECT_TEMPLATE.copy_to(Path(os.environ["PREFECT_HOME"]))
+        server.launch()
+        server.wait_ready()
+        runner.wait_ready()
         yield System(server, runner, store)
     finally:
         runner.stop()

@@ -4,11 +4,11 @@ home that a test starts a server in.
 Prefect's server migrates a new SQLite database at its first start: 116 migrations, about 13 s
 of CPU and 15 s here, while a start on a migrated database takes 5-6 s. A run of `make test`
 starts Prefect's server in new homes four times (each worker's system and the two `protect up`
-of tests/test_up.py). The run's first process migrates one database with Prefect's own command
-(`prefect server database upgrade`), in the background while the workers collect, and three of
-those homes get a copy of it: Prefect's server then starts as it does on every start but the
-first. The first start is still tested: by the migration here, and by the Ctrl-C test of
-tests/test_up.py, which starts `protect up` in an empty home as a newcomer does.
+of tests/test_up.py). The controller of `pytest -n N` migrates one database with Prefect's own
+command (`prefect server database upgrade`), in the background while the workers collect, and
+three of those homes get a copy of it: Prefect's server then starts as it does on every start
+but the first. The first start is still tested: by the migration here, and by the Ctrl-C test
+of tests/test_up.py, which starts `protect up` in an empty home as a newcomer does.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ class PrefectTemplate:
         self.db, self.log = self.home / PREFECT_DB, self.home / "migrate.log"
         self.ready, self.failed = self.home / "ready", self.home / "failed"
         self.proc: subprocess.Popen[bytes] | None = None
+        self.waiting: threading.Thread | None = None
 
     def migrate_in_background(self) -> None:
         """Start Prefect's migration of the template; `ready` or `failed` tells when it ends."""
@@ -43,22 +44,26 @@ class PrefectTemplate:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "prefect", "server", "database", "upgrade", "-y"],
                 env=env, stdout=log, stderr=subprocess.STDOUT)
-        threading.Thread(target=self._await, args=(self.proc,), daemon=True).start()
+        self.waiting = threading.Thread(target=self._await, args=(self.proc,), daemon=True)
+        self.waiting.start()
 
     def _await(self, proc: subprocess.Popen[bytes]) -> None:
         code = proc.wait()
         (self.ready if code == 0 else self.failed).write_text(str(code))
 
     def stop(self) -> None:
-        """End the migration if the run ends first (a run with no Prefect server)."""
+        """End the migration if the run ends first (a run with no Prefect server), before
+        the run's folder is removed."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
-            self.proc.wait()
+        if self.waiting is not None:
+            self.waiting.join()
 
     def copy_to(self, prefect_home: Path, timeout_s: float = 300) -> None:
         """Give a new Prefect home the migrated database, once the migration has ended. Does
-        nothing where the home has a database already, or where this run migrates none (a run
-        of tests/unit alone): Prefect's server then migrates its own at its first start."""
+        nothing where the home has a database already, or where this run migrates none (a
+        session without `-n`, a run of tests/unit alone): Prefect's server then migrates its
+        own at its first start."""
         target = prefect_home / PREFECT_DB
         if target.exists() or not self.home.exists():
             return
