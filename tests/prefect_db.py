@@ -18,9 +18,10 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from contextlib import closing
 from pathlib import Path
+
+from app.runtime.local import wait_until
 
 PREFECT_DB = "prefect.db"  # in PREFECT_HOME, Prefect's default connection URL
 
@@ -67,14 +68,11 @@ class PrefectTemplate:
         target = prefect_home / PREFECT_DB
         if target.exists() or not self.home.exists():
             return
-        deadline = time.monotonic() + timeout_s
-        while not self.ready.exists():
-            if self.failed.exists():
-                raise RuntimeError(f"Prefect's migration of {self.db} failed; see {self.log}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"Prefect's migration of {self.db} did not end in "
-                                   f"{timeout_s:.0f} s; see {self.log}")
-            time.sleep(0.1)
+        wait_until(lambda: self.ready.exists() or self.failed.exists(), timeout_s=timeout_s,
+                   poll_s=0.1, gone="", late=f"Prefect's migration of {self.db} did not end "
+                   f"in {{timeout}} s; see {self.log}")
+        if self.failed.exists():
+            raise RuntimeError(f"Prefect's migration of {self.db} failed; see {self.log}")
         prefect_home.mkdir(parents=True, exist_ok=True)
         # SQLite's own copy: whole and consistent, whatever the template's journal holds.
         with closing(sqlite3.connect(self.db)) as source, \
